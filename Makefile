@@ -1,0 +1,39 @@
+# feedsift: `make help` lists the targets.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+INDEX_DIR ?= var/index
+HOST ?= 127.0.0.1
+PORT ?= 8000
+STAMP := $(VENV)/.installed
+
+.DEFAULT_GOAL := help
+.PHONY: help install run test check relevance bench load clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
+
+$(BIN)/python:
+	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "needs $(PYTHON) (Python 3.11+); set PYTHON=..." >&2; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	@touch $(STAMP)
+
+install: $(STAMP) ## Create .venv and install feedsift with its test extras
+
+run: $(STAMP) ## Build an index from samples/ and serve the API on 127.0.0.1:8000
+	FEEDSIFT_INDEX_DIR=$(INDEX_DIR) $(BIN)/feedsift rebuild samples/*.rss samples/*.atom samples/*.rdf samples/*.txt samples/*.jsonl
+	FEEDSIFT_INDEX_DIR=$(INDEX_DIR) $(BIN)/gunicorn -c gunicorn.conf.py --bind $(HOST):$(PORT) 'service.app:create_app()'
+
+test: $(STAMP) ## Run the whole test suite
+	$(BIN)/python -m pytest
+
+check: test ## The test suite, then ruff and mypy
+	$(BIN)/ruff check index service tests bench
+	$(BIN)/mypy
+
+clean: ## Remove the virtualenv and the local index
+	rm -rf $(VENV) var

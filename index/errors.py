@@ -1,0 +1,54 @@
+"""The exceptions of the engine, all rooted at :class:`FeedsiftError`.
+
+    FeedsiftError
+    +-- InputError            an input could not be read or parsed (one file, URL or stream)
+    |   +-- FetchError        an http(s) fetch failed: scheme, address, status, size, time
+    +-- IndexError_           the index cannot be used as asked
+    |   +-- IndexMissingError     no index at the configured place
+    |   +-- IndexVersionError     built by an incompatible schema: rebuild needed
+    |   +-- IndexLockedError      another writer holds the lock past the wait
+    +-- QueryError            a query string or search parameter the engine cannot honour
+"""
+
+from __future__ import annotations
+
+
+class FeedsiftError(Exception):
+    """Root of every error the engine raises on purpose."""
+
+
+class InputError(FeedsiftError):
+    """An input (file, URL, stdin) could not be read or parsed."""
+
+
+class FetchError(InputError):
+    """An http(s) fetch failed; ``reason`` is a short machine-readable class of the failure."""
+
+    def __init__(self, message: str, *, reason: str = "fetch", status: int | None = None) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.status = status
+
+
+class IndexError_(FeedsiftError):  # noqa: N801 - trailing underscore avoids shadowing the builtin
+    """The index cannot be used as asked."""
+
+
+class IndexMissingError(IndexError_):
+    """There is no index at the configured place."""
+
+
+class IndexVersionError(IndexError_):
+    """The index was built with an incompatible schema version; it must be rebuilt."""
+
+
+class IndexLockedError(IndexError_):
+    """Another writer held the index lock for longer than we were willing to wait."""
+
+
+class QueryError(FeedsiftError):
+    """A query the engine cannot honour; ``param`` names the request parameter at fault."""
+
+    def __init__(self, message: str, *, param: str = "q") -> None:
+        super().__init__(message)
+        self.param = param

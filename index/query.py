@@ -1,0 +1,265 @@
+"""The query language: user text to a Whoosh query, with the checks and rewrites that keep it safe.
+
+Words, ``"phrases"``, ``field:term`` (title, summary, source, author, tag), ``AND``/``OR``/``NOT``,
+``-word``, ``prefix*`` and ``fuzzy~``. Bare words are OR-ed so a sentence still finds what it is about;
+short keyword queries rank items with every word above items with some (see :func:`tier_all_words`).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from whoosh import qparser, query
+from whoosh.qparser import plugins
+
+from .analysis import stem_word
+from .errors import QueryError
+from .schema import DEFAULT_FIELD, QUERY_FIELDS
+
+MAX_QUERY_CHARS = 1000
+# A prefix or fuzzy term may stand for at most this many index terms; more would eat the CPU.
+MAX_EXPANSIONS = 1000
+MIN_PREFIX_CHARS = 2
+MAX_FUZZY_DISTANCE = 2
+# Queries of at most this many bare words rank items holding all of them first; longer ones are
+# sentences, where requiring every word would bury good matches (SciFact claims average ~12 words).
+MAX_TIER_WORDS = 5
+# Large enough that any item matching all words outscores any matching only some.
+TIER_BOOST = 1000.0
+
+_TEXT_FIELDS = frozenset({DEFAULT_FIELD, "title", "summary"})
+
+
+class _PrefixPlugin(plugins.TaggingPlugin):  # type: ignore[misc]
+    """``word*`` only: Whoosh's own wildcard plugin would also take ``?``, which ends many questions."""
+
+    class PrefixNode(qparser.syntax.TextNode):  # type: ignore[misc]
+        qclass = query.Prefix
+
+        def r(self) -> str:
+            return f"{self.text!r}*"
+
+    expr = r"(?P<text>[^\s\"()*:~^]+)\*(?=$|[\s)])"
+    nodetype = PrefixNode
+
+
+def check_syntax(text: str) -> None:
+    """Raise QueryError for what the parser would silently misread: unbalanced quotes or brackets."""
+    if len(text) > MAX_QUERY_CHARS:
+        raise QueryError(f"The query is {len(text)} characters long; the limit is {MAX_QUERY_CHARS}.")
+    quotes = [m.start() for m in re.finditer('"', text)]
+    if len(quotes) % 2:
+        raise QueryError(f"Unbalanced quote at position {quotes[-1] + 1}: close the phrase with another \".")
+    depth = 0
+    in_phrase = False
+    for pos, char in enumerate(text, start=1):
+        if char == '"':
+            in_phrase = not in_phrase
+        elif in_phrase:
+            continue
+        elif char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+            if depth < 0:
+                raise QueryError(f"Unbalanced parenthesis at position {pos}: ')' without '('.")
+    if depth > 0:
+        raise QueryError("Unbalanced parenthesis: a '(' is never closed.")
+
+
+def make_parser(schema: Any, *, match_all: bool) -> Any:
+    """Return a parser for the default field with our plugins."""
+    group = qparser.AndGroup if match_all else qparser.OrGroup
+    parser = qparser.QueryParser(DEFAULT_FIELD, schema, group=group)
+    parser.remove_plugin_class(plugins.WildcardPlugin)
+    parser.remove_plugin_class(plugins.BoostPlugin)
+    parser.remove_plugin_class(plugins.RangePlugin)
+    parser.add_plugin(_PrefixPlugin())
+    parser.add_plugin(plugins.FuzzyTermPlugin())
+    parser.add_plugin(plugins.PlusMinusPlugin())
+    aliases: dict[str, list[str]] = {}
+    for alias, field in QUERY_FIELDS.items():
+        if alias != field:
+            aliases.setdefault(field, []).append(alias)
+    parser.add_plugin(plugins.FieldAliasPlugin(aliases))
+    return parser
+
+
+def parse_query(
+    text: str,
+    schema: Any,
+    reader: Any,
+    *,
+    match_all: bool = False,
+    source_names: Callable[[str], str | None] | None = None,
+) -> Any:
+    """Parse user text into a Whoosh query, or raise QueryError saying what is wrong with it."""
+    check_syntax(text)
+    parser = make_parser(schema, match_all=match_all)
+    try:
+        parsed = parser.parse(text)
+    except Exception as exc:  # the parser has no error type of its own; anything it raises is bad input
+        raise QueryError(f"The query could not be parsed: {exc}") from None
+    rewritten = _require_filters(_rewrite(parsed, reader, source_names))
+    if rewritten is query.NullQuery:
+        raise QueryError("The query has no searchable words (only stop words or punctuation).")
+    if not match_all:
+        rewritten = tier_all_words(rewritten)
+    return rewritten
+
+
+# Fields that narrow rather than describe: ``source:x diffusion`` means diffusion items from x.
+_FILTER_FIELDS = frozenset({"source", "authors", "tags"})
+
+
+def _require_filters(q: Any) -> Any:
+    """Give OR groups the meaning people expect of ``a NOT b`` and ``source:x a``.
+
+    The OR grouping that lets a sentence match would otherwise read ``a NOT b`` as "a, or anything
+    without b" and ``source:x a`` as "anything from x, or a": negations and filter fields become
+    requirements on the OR of the remaining words.
+    """
+    if isinstance(q, query.Or):
+        children = [_require_filters(c) for c in q.subqueries]
+        negated = [c.query for c in children if isinstance(c, query.Not)]
+        filters = [c for c in children if isinstance(c, query.Term | query.Phrase) and c.fieldname in _FILTER_FIELDS]
+        words = [c for c in children if not isinstance(c, query.Not) and not any(c is f for f in filters)]
+        if not negated and not filters:
+            copy = q.copy()
+            copy.subqueries = children
+            return copy
+        positive: Any = None
+        if words:
+            positive = words[0] if len(words) == 1 else query.Or(words)
+        if filters:
+            positive = query.And([*filters, positive] if positive is not None else filters)
+        if negated:
+            excluded = negated[0] if len(negated) == 1 else query.Or(negated)
+            return query.AndNot(positive, excluded) if positive is not None else query.Not(excluded)
+        return positive
+    if isinstance(q, query.CompoundQuery):
+        copy = q.copy()
+        copy.subqueries = [_require_filters(c) for c in q.subqueries]
+        return copy
+    if isinstance(q, query.AndNot | query.AndMaybe | query.Require | query.Otherwise):
+        copy = q.copy()
+        copy.a = _require_filters(q.a)
+        copy.b = _require_filters(q.b)
+        return copy
+    return q
+
+
+def tier_all_words(q: Any) -> Any:
+    """Rank items holding every word of a short bag-of-words query above items holding some.
+
+    ``a OR b`` becomes ``(a AND b)^BIG OR (a OR b)``: the scores of all-word items gain BIG times
+    their own BM25 sum, so they order among themselves exactly as before and above all the others.
+    """
+    if not isinstance(q, query.Or):
+        return q
+    terms = q.subqueries
+    if not (2 <= len(terms) <= MAX_TIER_WORDS):
+        return q
+    if not all(isinstance(t, query.Term) and t.fieldname == DEFAULT_FIELD for t in terms):
+        return q
+    boosted = query.And([query.Term(t.fieldname, t.text, boost=TIER_BOOST) for t in terms])
+    return query.Or([boosted, q])
+
+
+def highlight_terms(q: Any, reader: Any) -> set[str]:
+    """Return the index words a query looks for in the text fields (negated parts excluded)."""
+    found: set[str] = set()
+    _collect_terms(q, reader, found)
+    return found
+
+
+def _collect_terms(q: Any, reader: Any, found: set[str]) -> None:
+    if isinstance(q, query.Not):
+        return
+    if isinstance(q, query.AndNot):
+        _collect_terms(q.a, reader, found)
+        return
+    if isinstance(q, query.Term):
+        if q.fieldname in _TEXT_FIELDS:
+            found.add(q.text)
+        return
+    if isinstance(q, query.Phrase):
+        if q.fieldname in _TEXT_FIELDS:
+            found.update(q.words)
+        return
+    if isinstance(q, query.MultiTerm):
+        if q.fieldname in _TEXT_FIELDS:
+            for i, btext in enumerate(q._btexts(reader)):
+                if i >= MAX_EXPANSIONS:
+                    break
+                found.add(btext.decode("utf-8") if isinstance(btext, bytes) else btext)
+        return
+    for child in q.children():
+        _collect_terms(child, reader, found)
+
+
+def _rewrite(q: Any, reader: Any, source_names: Callable[[str], str | None] | None) -> Any:
+    if isinstance(q, query.Prefix):
+        return _prefix(q, reader)
+    if isinstance(q, query.FuzzyTerm):
+        return _fuzzy(q, reader)
+    if isinstance(q, query.Wildcard):
+        raise QueryError("Only trailing '*' wildcards are supported (prefix*).")
+    if isinstance(q, query.Term) and q.fieldname == "source" and source_names is not None:
+        name = source_names(str(q.text))
+        return query.Term("source", name if name is not None else q.text, boost=q.boost)
+    if isinstance(q, query.Phrase) and q.fieldname == "source" and source_names is not None:
+        text = " ".join(q.words)
+        name = source_names(text)
+        return query.Term("source", name if name is not None else text, boost=q.boost)
+    if isinstance(q, query.CompoundQuery):
+        children = [_rewrite(c, reader, source_names) for c in q.subqueries]
+        copy = q.copy()
+        copy.subqueries = children
+        return copy.normalize()
+    if isinstance(q, query.Not):
+        return query.Not(_rewrite(q.query, reader, source_names), boost=q.boost)
+    if isinstance(q, query.AndNot | query.AndMaybe | query.Require | query.Otherwise):
+        copy = q.copy()
+        copy.a = _rewrite(q.a, reader, source_names)
+        copy.b = _rewrite(q.b, reader, source_names)
+        return copy
+    return q
+
+
+def _prefix(q: Any, reader: Any) -> Any:
+    text = str(q.text).lower()
+    if len(text) < MIN_PREFIX_CHARS:
+        raise QueryError(f"A prefix needs at least {MIN_PREFIX_CHARS} characters before '*': '{q.text}*'.")
+    variants = {text}
+    if q.fieldname in _TEXT_FIELDS:
+        # The index holds stems, so 'reinforcement*' must also look for the stem 'reinforc'.
+        variants.add(stem_word(text))
+    subqueries = [query.Prefix(q.fieldname, v, boost=q.boost) for v in sorted(variants)]
+    _check_expansion(subqueries, reader, f"'{q.text}*'")
+    return subqueries[0] if len(subqueries) == 1 else query.Or(subqueries)
+
+
+def _fuzzy(q: Any, reader: Any) -> Any:
+    if q.maxdist > MAX_FUZZY_DISTANCE:
+        raise QueryError(f"Fuzzy distance {q.maxdist} is over the limit of {MAX_FUZZY_DISTANCE}: '{q.text}~'.")
+    text = str(q.text).lower()
+    if q.fieldname in _TEXT_FIELDS:
+        text = stem_word(text)
+    fuzzy = query.FuzzyTerm(q.fieldname, text, boost=q.boost, maxdist=q.maxdist,
+                            prefixlength=max(1, q.prefixlength))
+    _check_expansion([fuzzy], reader, f"'{q.text}~'")
+    return fuzzy
+
+
+def _check_expansion(queries: Iterable[Any], reader: Any, label: str) -> None:
+    count = 0
+    for sub in queries:
+        for _ in sub._btexts(reader):
+            count += 1
+            if count > MAX_EXPANSIONS:
+                raise QueryError(
+                    f"{label} matches more than {MAX_EXPANSIONS} different words; make it more specific."
+                )

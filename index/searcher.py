@@ -1,0 +1,405 @@
+"""SearchIndex: the engine's one public entry for reading: search, facets, lookup, similar items, stats.
+
+Each process keeps one open Whoosh searcher and reopens a fresh one when the index has changed
+(never ``Searcher.refresh()``, which returns deleted and duplicate documents after updates). Totals
+and facet counts come from the full match set as a numpy array, not ``len(results)``, which
+undercounts limited searches with ``NOT``; facets are ``bincount`` over per-document arrays built
+once per opened searcher, not Whoosh's ``groupedby``, which scores every match.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from whoosh import query
+
+from .errors import IndexMissingError, QueryError
+from .highlight import mark, match_spans, snippet_and_highlight
+from .model import FacetCount, Hit, Page
+from .query import highlight_terms, parse_query
+from .store import IndexStore
+
+MAX_WINDOW = 10_000
+SORTS = ("relevance", "newest", "oldest")
+
+
+@dataclass(frozen=True)
+class SearchRequest:
+    """A search as the API receives it, already validated for type and range."""
+
+    q: str = ""
+    sources: tuple[str, ...] = ()
+    since: datetime | None = None
+    until: datetime | None = None
+    sort: str = "relevance"
+    match: str = "any"
+    page: int = 1
+    per_page: int = 10
+
+
+@dataclass(frozen=True)
+class Item:
+    """A whole stored item, as item lookup returns it; ``summary`` is plain text."""
+
+    id: str
+    title: str
+    link: str
+    summary: str
+    source: str
+    published: datetime | None
+    authors: tuple[str, ...]
+    tags: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class SourceCount:
+    """A source, how many items it has (in the index or among a query's matches), and its newest date."""
+
+    name: str
+    count: int
+    newest: datetime | None
+
+
+@dataclass(frozen=True)
+class IndexStats:
+    """What ``feedsift stats`` and ``/readyz`` report."""
+
+    items: int
+    sources: dict[str, int]
+    size_bytes: int
+    last_update: datetime | None
+    path: str
+
+
+class _View:
+    """One opened searcher and the per-document arrays built from it."""
+
+    def __init__(self, store: IndexStore) -> None:
+        self.path = store.current_path()
+        self.ix = store.open()
+        self.searcher = self.ix.searcher()
+        self.users = 0
+        self.retired = False
+        reader = self.searcher.reader()
+        n = reader.doc_count_all()
+        self.live = np.ones(n, dtype=bool)
+        if reader.has_deletions():
+            for docnum in range(n):
+                if reader.is_deleted(docnum):
+                    self.live[docnum] = False
+        names = list(reader.column_reader("source")) if n else []
+        self.source_names: list[str] = sorted(set(names))
+        index_of = {name: i for i, name in enumerate(self.source_names)}
+        self.source_ord = np.fromiter((index_of[name] for name in names), dtype=np.int32, count=n)
+        self.sort_date = np.fromiter(reader.column_reader("sort_date"), dtype=np.int64, count=n) if n else (
+            np.zeros(0, dtype=np.int64))
+        stamps = self.sort_date.astype("datetime64[s]")
+        years = stamps.astype("datetime64[Y]").astype(np.int64) + 1970
+        months = stamps.astype("datetime64[M]").astype(np.int64) % 12
+        self.month_ord = (years * 12 + months).astype(np.int64)
+        self.by_lower = {name.lower(): name for name in self.source_names}
+        self.all_docs = np.flatnonzero(self.live)
+
+    def source_name(self, text: str) -> str | None:
+        return self.by_lower.get(text.strip().lower())
+
+    def close(self) -> None:
+        self.searcher.close()
+        self.ix.close()
+
+
+class SearchIndex:
+    """Read access to one index directory, safe to share between the threads of a process."""
+
+    def __init__(self, root: str | os.PathLike[str], *, check_interval: float = 0.5) -> None:
+        self.store = IndexStore(root)
+        self.check_interval = check_interval
+        self._lock = threading.Lock()
+        self._view: _View | None = None
+        self._checked = 0.0
+
+    def close(self) -> None:
+        with self._lock:
+            if self._view is not None:
+                self._view.retired = True
+                if self._view.users == 0:
+                    self._view.close()
+                self._view = None
+
+    @contextmanager
+    def _use(self) -> Iterator[_View]:
+        with self._lock:
+            view = self._fresh_view()
+            view.users += 1
+        try:
+            yield view
+        finally:
+            with self._lock:
+                view.users -= 1
+                if view.retired and view.users == 0:
+                    view.close()
+
+    def _fresh_view(self) -> _View:
+        now = time.monotonic()
+        view = self._view
+        if view is not None and now - self._checked < self.check_interval:
+            return view
+        self._checked = now
+        if view is not None:
+            try:
+                same = self.store.current_path() == view.path and view.searcher.up_to_date()
+            except IndexMissingError:
+                same = True  # the index went away under us; keep serving what we have open
+            if same:
+                return view
+        fresh = _View(self.store)
+        if view is not None:
+            view.retired = True
+            if view.users == 0:
+                view.close()
+        self._view = fresh
+        return fresh
+
+    # -- search --------------------------------------------------------------------------------
+
+    def search(self, req: SearchRequest) -> Page:
+        """Return one page of matches with exact total, facets and highlights; raise QueryError on bad input."""
+        if req.sort not in SORTS:
+            raise QueryError(f"sort must be one of {', '.join(SORTS)}", param="sort")
+        if req.page * req.per_page > MAX_WINDOW:
+            raise QueryError(
+                f"page * per_page may be at most {MAX_WINDOW}; narrow the query instead of paging this deep",
+                param="page",
+            )
+        with self._use() as view:
+            reader = view.searcher.reader()
+            q = self._parse(view, req.q, match_all=req.match == "all") if req.q.strip() else None
+            matched = self._match_set(view, q)
+            dated = matched[self._date_mask(view, matched, req.since, req.until)]
+            source_facets = self._source_facets(view, dated)
+            wanted = [view.source_name(s) for s in req.sources]
+            if req.sources:
+                ords = np.array([view.source_names.index(n) for n in wanted if n is not None], dtype=np.int32)
+                final = dated[np.isin(view.source_ord[dated], ords)]
+            else:
+                final = dated
+            total = int(final.size)
+            start = (req.page - 1) * req.per_page
+            scored = self._order(view, q, final, req, start)
+            terms = highlight_terms(q, reader) if q is not None else set()
+            hits = [self._hit(view, docnum, score, terms) for docnum, score in scored]
+            did_you_mean = self._did_you_mean(view, req.q) if q is not None and total < 3 else None
+            return Page(
+                total=total,
+                page=req.page,
+                per_page=req.per_page,
+                hits=hits,
+                source_facets=source_facets,
+                month_facets=self._month_facets(view, final),
+                did_you_mean=did_you_mean,
+            )
+
+    def _parse(self, view: _View, text: str, *, match_all: bool) -> Any:
+        return parse_query(text, view.ix.schema, view.searcher.reader(), match_all=match_all,
+                           source_names=view.source_name)
+
+    def _match_set(self, view: _View, q: Any) -> np.ndarray[Any, Any]:
+        if q is None:
+            return view.all_docs
+        docs = np.fromiter(view.searcher.docs_for_query(q), dtype=np.int64)
+        docs = np.unique(docs)
+        return docs[view.live[docs]]
+
+    def _date_mask(self, view: _View, docs: np.ndarray[Any, Any], since: datetime | None,
+                   until: datetime | None) -> np.ndarray[Any, Any]:
+        mask = np.ones(docs.size, dtype=bool)
+        dates = view.sort_date[docs]
+        if since is not None:
+            mask &= dates >= int(since.timestamp())
+        if until is not None:
+            mask &= dates <= int(until.timestamp())
+        return mask
+
+    def _source_facets(self, view: _View, docs: np.ndarray[Any, Any]) -> list[FacetCount]:
+        counts = np.bincount(view.source_ord[docs], minlength=len(view.source_names))
+        order = sorted(((int(c), name) for name, c in zip(view.source_names, counts, strict=True) if c),
+                       key=lambda pair: (-pair[0], pair[1]))
+        return [FacetCount(value=name, count=count) for count, name in order]
+
+    def _month_facets(self, view: _View, docs: np.ndarray[Any, Any]) -> list[FacetCount]:
+        if docs.size == 0:
+            return []
+        months = view.month_ord[docs]
+        low = int(months.min())
+        counts = np.bincount(months - low)
+        return [
+            FacetCount(value=f"{(low + i) // 12:04d}-{(low + i) % 12 + 1:02d}", count=int(c))
+            for i, c in enumerate(counts) if c
+        ]
+
+    def _order(self, view: _View, q: Any, docs: np.ndarray[Any, Any], req: SearchRequest,
+               start: int) -> list[tuple[int, float]]:
+        end = start + req.per_page
+        if docs.size == 0 or start >= docs.size:
+            return []
+        if q is None or req.sort != "relevance":
+            dates = view.sort_date[docs]
+            # Newest first breaks ties by higher docnum (later indexed), oldest first by lower.
+            keys = np.lexsort((docs, dates))
+            ordered = docs[keys[::-1]] if req.sort != "oldest" else docs[keys]
+            page = [int(d) for d in ordered[start:end]]
+            scores = self._scores(view, q, page) if q is not None else {}
+            return [(d, scores.get(d, 0.0)) for d in page]
+        allowed = docs if docs.size != view.all_docs.size else None
+        results = view.searcher.search(
+            q, limit=end, filter=set(allowed.tolist()) if allowed is not None else None, terms=False
+        )
+        return [(int(docnum), float(score)) for score, docnum in results.top_n[start:end]]
+
+    def _scores(self, view: _View, q: Any, docnums: list[int]) -> dict[int, float]:
+        results = view.searcher.search(q, limit=len(docnums), filter=set(docnums))
+        return {int(docnum): float(score) for score, docnum in results.top_n}
+
+    def _hit(self, view: _View, docnum: int, score: float, terms: set[str]) -> Hit:
+        stored = view.searcher.stored_fields(docnum)
+        analyzer = view.ix.schema["content"].analyzer
+        title = stored.get("title", "")
+        summary = stored.get("summary", "")
+        snippet, summary_html = snippet_and_highlight(summary, terms, analyzer)
+        return Hit(
+            id=stored["id"],
+            title=title,
+            link=stored.get("link", ""),
+            source=stored.get("source", ""),
+            published=_to_datetime(stored.get("published")),
+            score=round(score, 4),
+            snippet=snippet,
+            highlights={"title": mark(title, match_spans(title, terms, analyzer)), "summary": summary_html},
+        )
+
+    def _did_you_mean(self, view: _View, text: str) -> str | None:
+        """Suggest the query with each unknown bare word replaced by the nearest indexed word."""
+        import re
+
+        from .analysis import stem_word
+
+        reader = view.searcher.reader()
+        changed = False
+
+        def fix(match: re.Match[str]) -> str:
+            nonlocal changed
+            word = match.group(0)
+            if word.isupper() and word in ("AND", "OR", "NOT"):
+                return word
+            if reader.frequency("content", stem_word(word)) > 0:
+                return word
+            suggestions = view.searcher.suggest("content", word.lower(), limit=1, maxdist=2)
+            if suggestions and suggestions[0] != word.lower():
+                changed = True
+                return str(suggestions[0])
+            return word
+
+        fixed = re.sub(r"(?<![\w:*~\"])[A-Za-z]{3,}(?![\w:*~])", fix, text)
+        return fixed if changed else None
+
+    # -- lookup ----------------------------------------------------------------------------------
+
+    def get(self, item_id: str) -> Item | None:
+        """Return the whole item with this id, or None."""
+        with self._use() as view:
+            docnum = view.searcher.document_number(id=item_id)
+            if docnum is None:
+                return None
+            return _item(view.searcher.stored_fields(docnum))
+
+    def similar(self, item_id: str, limit: int = 10) -> list[Hit] | None:
+        """Return the items most like this one (never itself), or None when the id is unknown."""
+        with self._use() as view:
+            docnum = view.searcher.document_number(id=item_id)
+            if docnum is None:
+                return None
+            stored = view.searcher.stored_fields(docnum)
+            text = stored.get("title", "") + "\n" + stored.get("summary", "")
+            results = view.searcher.more_like(docnum, "content", text=text, top=limit + 1, numterms=12)
+            hits = []
+            for hit in results:
+                if hit.docnum == docnum or not view.live[hit.docnum]:
+                    continue
+                hits.append(self._hit(view, hit.docnum, float(hit.score), set()))
+            return hits[:limit]
+
+    def sources(self, q: str | None = None) -> tuple[list[SourceCount], int]:
+        """Return every source with its item count and newest date (over a query's matches if given)."""
+        with self._use() as view:
+            parsed = self._parse(view, q, match_all=False) if q and q.strip() else None
+            docs = self._match_set(view, parsed)
+            counts = np.bincount(view.source_ord[docs], minlength=len(view.source_names))
+            newest = np.full(len(view.source_names), np.iinfo(np.int64).min, dtype=np.int64)
+            np.maximum.at(newest, view.source_ord[docs], view.sort_date[docs])
+            rows = [
+                SourceCount(name=name, count=int(counts[i]), newest=_to_datetime(int(newest[i])))
+                for i, name in enumerate(view.source_names) if counts[i]
+            ]
+            rows.sort(key=lambda r: (-r.count, r.name))
+            return rows, int(docs.size)
+
+    def stats(self) -> IndexStats:
+        """Return item counts overall and per source, the size on disk and the time of the last write."""
+        rows, total = self.sources()
+        with self._use() as view:
+            path = view.path
+        size = 0
+        newest_mtime = 0.0
+        for entry in Path(path).iterdir():
+            if entry.is_file():
+                st = entry.stat()
+                size += st.st_size
+                newest_mtime = max(newest_mtime, st.st_mtime)
+        return IndexStats(
+            items=total,
+            sources={r.name: r.count for r in rows},
+            size_bytes=size,
+            last_update=datetime.fromtimestamp(newest_mtime, tz=UTC) if newest_mtime else None,
+            path=str(path),
+        )
+
+    def count(self) -> int:
+        """Return the number of live items."""
+        with self._use() as view:
+            return int(view.all_docs.size)
+
+
+def _to_datetime(value: Any) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        return datetime.fromtimestamp(int(value), tz=UTC)
+    except (ValueError, OverflowError, OSError):
+        return None
+
+
+def _item(stored: dict[str, Any]) -> Item:
+    authors = stored.get("authors") or ""
+    tags = stored.get("tags") or ""
+    return Item(
+        id=stored["id"],
+        title=stored.get("title", ""),
+        link=stored.get("link", ""),
+        summary=stored.get("summary", ""),
+        source=stored.get("source", ""),
+        published=_to_datetime(stored.get("published")),
+        authors=tuple(a for a in authors.split("\n") if a),
+        tags=tuple(t for t in tags.split(",") if t),
+    )
+
+
+__all__ = ["SearchIndex", "SearchRequest", "Item", "SourceCount", "IndexStats", "QueryError", "query"]

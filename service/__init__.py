@@ -1,0 +1,1 @@
+"""The feedsift HTTP API: a Flask app over the engine's public searcher."""
