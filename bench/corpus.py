@@ -29,8 +29,8 @@ ZIPF_S = 1.1
 ZIPF_Q = 2.7
 N_SOURCES = 20
 SOURCES = tuple(f"src{k}" for k in range(1, N_SOURCES + 1))
-FIRST_MONTH = np.datetime64("2023-11-01T00:00:00", "s")
-END = np.datetime64("2026-11-01T00:00:00", "s")
+PERIOD_START = np.datetime64("2023-11-01T00:00:00", "s")
+PERIOD_END = np.datetime64("2026-11-01T00:00:00", "s")
 TITLE_WORDS = (6, 14)
 SUMMARY_WORDS = (80, 250)
 # Items per independently seeded block; changing it changes every corpus, so it is part of the format.
@@ -290,8 +290,8 @@ def _block(seed: int, block: int, size: int) -> list[Item]:
     sources = _draw(rng, pools.source_cdf, size).tolist()
     # Feed volume grows over the period: density rises linearly to twice its starting value (inverse CDF).
     frac = np.sqrt(1 + 3 * rng.random(size)) - 1
-    seconds = (frac * (END - FIRST_MONTH).astype(np.int64)).astype(np.int64)
-    published = np.datetime_as_string(FIRST_MONTH + seconds.astype("timedelta64[s]"), unit="s").tolist()
+    seconds = (frac * (PERIOD_END - PERIOD_START).astype(np.int64)).astype(np.int64)
+    published = np.datetime_as_string(PERIOD_START + seconds.astype("timedelta64[s]"), unit="s").tolist()
     authors = _picks(rng, pools.authors, pools.author_cdf, 1 + rng.binomial(4, 0.4, size))
     tags = _picks(rng, pools.tags, pools.tag_cdf, rng.binomial(4, 0.4, size))
     items: list[Item] = []
@@ -301,6 +301,7 @@ def _block(seed: int, block: int, size: int) -> list[Item]:
         link = f"https://{source}.example.com/p/{n}"
         items.append(
             Item(
+                # The id feedsift derives from a link, so hits from every engine compare by id.
                 id=make_item_id(guid=None, link=link, title=titles[i], source=source),
                 title=titles[i],
                 summary=summaries[i],
@@ -339,7 +340,7 @@ QUERY_MIX = (
     ("date", 0.04),
     ("browse", 0.02),
 )
-_WORD = re.compile(r"[a-z][a-z-]*")
+_WORD = re.compile(r"[a-z]+")
 
 
 def generate_queries(
@@ -362,10 +363,7 @@ def generate_queries(
         # Two in five single terms come from the long tail, so rare-term lookups are measured too.
         if rng.random() < 0.4:
             return str(pools.words[rng.integers(3000, VOCAB_SIZE)])
-        while True:
-            rank = int(_draw(rng, pools.query_cdf, 1)[0])
-            if not pools.is_function[rank]:
-                return str(pools.words[rank])
+        return str(pools.words[_draw(rng, pools.query_cdf, 1)[0]])
 
     def words(k: int) -> str:
         # Half are words from one real title, which match together; half are independent draws, which
@@ -415,7 +413,7 @@ def generate_queries(
 
 def _month_start(months_after_first: int) -> str:
     """Return the YYYY-MM-DD first day of the month that many months into the corpus period."""
-    month = FIRST_MONTH.astype("datetime64[M]") + np.timedelta64(months_after_first, "M")
+    month = PERIOD_START.astype("datetime64[M]") + np.timedelta64(months_after_first, "M")
     return str(month.astype("datetime64[D]"))
 
 
