@@ -30,6 +30,10 @@ MAX_TIER_WORDS = 5
 TIER_BOOST = 1000.0
 
 _TEXT_FIELDS = frozenset({DEFAULT_FIELD, "title", "summary"})
+# ``+word`` and ``-word`` only where a word starts: Whoosh's own markers match any + or -, which turns
+# "pre-miRNA" into "pre NOT mirna" and makes a bare "(+)" raise.
+_PLUS = r"(?<![^\s(])\+(?=[\w\"(])"
+_MINUS = r"(?<![^\s(])-(?=[\w\"(])"
 
 
 class _PrefixPlugin(plugins.TaggingPlugin):  # type: ignore[misc]
@@ -78,7 +82,7 @@ def make_parser(schema: Any, *, match_all: bool) -> Any:
     parser.remove_plugin_class(plugins.RangePlugin)
     parser.add_plugin(_PrefixPlugin())
     parser.add_plugin(plugins.FuzzyTermPlugin())
-    parser.add_plugin(plugins.PlusMinusPlugin())
+    parser.add_plugin(plugins.PlusMinusPlugin(plusexpr=_PLUS, minusexpr=_MINUS))
     aliases: dict[str, list[str]] = {}
     for alias, field in QUERY_FIELDS.items():
         if alias != field:
@@ -124,7 +128,9 @@ def _require_filters(q: Any) -> Any:
     if isinstance(q, query.Or):
         children = [_require_filters(c) for c in q.subqueries]
         negated = [c.query for c in children if isinstance(c, query.Not)]
-        filters = [c for c in children if isinstance(c, query.Term | query.Phrase) and c.fieldname in _FILTER_FIELDS]
+        filters = [
+            c for c in children if isinstance(c, query.Term | query.Phrase) and c.fieldname in _FILTER_FIELDS
+        ]
         words = [c for c in children if not isinstance(c, query.Not) and not any(c is f for f in filters)]
         if not negated and not filters:
             copy = q.copy()
@@ -137,16 +143,18 @@ def _require_filters(q: Any) -> Any:
             positive = query.And([*filters, positive] if positive is not None else filters)
         if negated:
             excluded = negated[0] if len(negated) == 1 else query.Or(negated)
-            return query.AndNot(positive, excluded) if positive is not None else query.Not(excluded)
+            # And + Not, never AndNot: Whoosh's AndNotMatcher returns excluded documents once
+            # indexes have several segments (tests/index/test_whoosh_defects.py).
+            return query.And([positive, query.Not(excluded)]) if positive is not None else query.Not(excluded)
         return positive
-    if isinstance(q, query.CompoundQuery):
-        copy = q.copy()
-        copy.subqueries = [_require_filters(c) for c in q.subqueries]
-        return copy
-    if isinstance(q, query.AndNot | query.AndMaybe | query.Require | query.Otherwise):
+    if isinstance(q, query.BinaryQuery):
         copy = q.copy()
         copy.a = _require_filters(q.a)
         copy.b = _require_filters(q.b)
+        return copy
+    if isinstance(q, query.CompoundQuery):
+        copy = q.copy()
+        copy.subqueries = [_require_filters(c) for c in q.subqueries]
         return copy
     return q
 
@@ -214,6 +222,14 @@ def _rewrite(q: Any, reader: Any, source_names: Callable[[str], str | None] | No
         text = " ".join(q.words)
         name = source_names(text)
         return query.Term("source", name if name is not None else text, boost=q.boost)
+    if isinstance(q, query.AndNot):
+        # Whoosh's AndNotMatcher returns excluded documents in multi-segment indexes: use And + Not.
+        return query.And([_rewrite(q.a, reader, source_names), query.Not(_rewrite(q.b, reader, source_names))])
+    if isinstance(q, query.AndMaybe | query.Require | query.Otherwise):
+        copy = q.copy()
+        copy.a = _rewrite(q.a, reader, source_names)
+        copy.b = _rewrite(q.b, reader, source_names)
+        return copy
     if isinstance(q, query.CompoundQuery):
         children = [_rewrite(c, reader, source_names) for c in q.subqueries]
         copy = q.copy()
@@ -221,11 +237,6 @@ def _rewrite(q: Any, reader: Any, source_names: Callable[[str], str | None] | No
         return copy.normalize()
     if isinstance(q, query.Not):
         return query.Not(_rewrite(q.query, reader, source_names), boost=q.boost)
-    if isinstance(q, query.AndNot | query.AndMaybe | query.Require | query.Otherwise):
-        copy = q.copy()
-        copy.a = _rewrite(q.a, reader, source_names)
-        copy.b = _rewrite(q.b, reader, source_names)
-        return copy
     return q
 
 
@@ -244,7 +255,9 @@ def _prefix(q: Any, reader: Any) -> Any:
 
 def _fuzzy(q: Any, reader: Any) -> Any:
     if q.maxdist > MAX_FUZZY_DISTANCE:
-        raise QueryError(f"Fuzzy distance {q.maxdist} is over the limit of {MAX_FUZZY_DISTANCE}: '{q.text}~'.")
+        raise QueryError(
+            f"Fuzzy distance {q.maxdist} is over the limit of {MAX_FUZZY_DISTANCE}: '{q.text}~'."
+        )
     text = str(q.text).lower()
     if q.fieldname in _TEXT_FIELDS:
         text = stem_word(text)

@@ -1,0 +1,52 @@
+"""Tests for index/jsonl.py: good lines go in, bad lines are reported by number and skipped."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from index.jsonl import parse_jsonl
+from tests.support.paths import SAMPLES
+
+
+def test_sample_jsonl() -> None:
+    parsed = parse_jsonl((SAMPLES / "extra.jsonl").read_text("utf-8"))
+    assert len(parsed.items) == 6 and not parsed.errors
+
+
+def test_fields_ids_and_defaults() -> None:
+    text = "\n".join([
+        '{"title": "T1", "summary": "<p>S</p>", "link": "https://www.a.example/1", "id": "doc-1",'
+        ' "published": "2026-02-03T04:05:06+02:00", "authors": ["A", "B"], "tags": "one"}',
+        '{"title": "T2", "link": "https://b.example/2", "source": "Custom"}',
+        '{"title": "T3", "id": 42}',
+    ])
+    items = parse_jsonl(text).items
+    assert [i.id for i in items][0] == "doc-1"
+    assert items[0].summary == "S" and items[0].source == "a.example"
+    assert items[0].published == datetime(2026, 2, 3, 2, 5, 6, tzinfo=UTC)
+    assert items[0].authors == ("A", "B") and items[0].tags == ("one",)
+    assert items[1].source == "Custom" and items[1].summary == ""
+    assert items[2].id == "42" and items[2].source == "unknown"
+
+
+def test_bad_lines_are_reported_with_their_number_and_skipped() -> None:
+    text = "\n".join([
+        '{"title": "good one", "link": "https://a.example/1"}',
+        "{not json",
+        '{"summary": "no title"}',
+        "[1, 2]",
+        '{"title": "bad id", "id": "a/b"}',
+        '{"title": "bad date", "published": "yesterday"}',
+        "",
+        '{"title": "good two", "link": "https://a.example/2"}',
+    ])
+    parsed = parse_jsonl(text)
+    assert [i.title for i in parsed.items] == ["good one", "good two"]
+    assert [e.split(":")[0] for e in parsed.errors] == ["line 2", "line 3", "line 4", "line 5", "line 6"]
+    assert "not valid JSON" in parsed.errors[0]
+    assert "title" in parsed.errors[1]
+
+
+def test_source_override_applies_to_every_line() -> None:
+    parsed = parse_jsonl('{"title": "x", "source": "A"}\n{"title": "y"}', source="Forced")
+    assert {i.source for i in parsed.items} == {"Forced"}
