@@ -16,7 +16,7 @@ from whoosh.qparser import plugins
 
 from .analysis import stem_word
 from .errors import QueryError
-from .schema import DEFAULT_FIELD, QUERY_FIELDS
+from .schema import DEFAULT_FIELD, QUERY_FIELDS, SPELLING_FIELD
 
 MAX_QUERY_CHARS = 1000
 # A prefix or fuzzy term may stand for at most this many index terms; more would eat the CPU.
@@ -106,7 +106,9 @@ def parse_query(
         parsed = parser.parse(text)
     except Exception as exc:  # the parser has no error type of its own; anything it raises is bad input
         raise QueryError(f"The query could not be parsed: {exc}") from None
-    rewritten = _require_filters(_rewrite(parsed, reader, source_names))
+    # The parser stems a fuzzy word before we see it; keep the words as typed to expand them unstemmed.
+    raw = {stem_word(w.lower()): w.lower() for w in re.findall(r"([^\s\"()~:*]+)~", text)}
+    rewritten = _require_filters(_rewrite(parsed, reader, source_names, raw))
     if rewritten is query.NullQuery:
         raise QueryError("The query has no searchable words (only stop words or punctuation).")
     if not match_all:
@@ -208,11 +210,13 @@ def _collect_terms(q: Any, reader: Any, found: set[str]) -> None:
         _collect_terms(child, reader, found)
 
 
-def _rewrite(q: Any, reader: Any, source_names: Callable[[str], str | None] | None) -> Any:
+def _rewrite(
+    q: Any, reader: Any, source_names: Callable[[str], str | None] | None, raw: dict[str, str]
+) -> Any:
     if isinstance(q, query.Prefix):
         return _prefix(q, reader)
     if isinstance(q, query.FuzzyTerm):
-        return _fuzzy(q, reader)
+        return _fuzzy(q, reader, raw)
     if isinstance(q, query.Wildcard):
         raise QueryError("Only trailing '*' wildcards are supported (prefix*).")
     if isinstance(q, query.Term) and q.fieldname == "source" and source_names is not None:
@@ -224,19 +228,20 @@ def _rewrite(q: Any, reader: Any, source_names: Callable[[str], str | None] | No
         return query.Term("source", name if name is not None else text, boost=q.boost)
     if isinstance(q, query.AndNot):
         # Whoosh's AndNotMatcher returns excluded documents in multi-segment indexes: use And + Not.
-        return query.And([_rewrite(q.a, reader, source_names), query.Not(_rewrite(q.b, reader, source_names))])
+        kept, dropped = _rewrite(q.a, reader, source_names, raw), _rewrite(q.b, reader, source_names, raw)
+        return query.And([kept, query.Not(dropped)])
     if isinstance(q, query.AndMaybe | query.Require | query.Otherwise):
         copy = q.copy()
-        copy.a = _rewrite(q.a, reader, source_names)
-        copy.b = _rewrite(q.b, reader, source_names)
+        copy.a = _rewrite(q.a, reader, source_names, raw)
+        copy.b = _rewrite(q.b, reader, source_names, raw)
         return copy
     if isinstance(q, query.CompoundQuery):
-        children = [_rewrite(c, reader, source_names) for c in q.subqueries]
+        children = [_rewrite(c, reader, source_names, raw) for c in q.subqueries]
         copy = q.copy()
         copy.subqueries = children
         return copy.normalize()
     if isinstance(q, query.Not):
-        return query.Not(_rewrite(q.query, reader, source_names), boost=q.boost)
+        return query.Not(_rewrite(q.query, reader, source_names, raw), boost=q.boost)
     return q
 
 
@@ -244,27 +249,43 @@ def _prefix(q: Any, reader: Any) -> Any:
     text = str(q.text).lower()
     if len(text) < MIN_PREFIX_CHARS:
         raise QueryError(f"A prefix needs at least {MIN_PREFIX_CHARS} characters before '*': '{q.text}*'.")
-    variants = {text}
-    if q.fieldname in _TEXT_FIELDS:
-        # The index holds stems, so 'reinforcement*' must also look for the stem 'reinforc'.
-        variants.add(stem_word(text))
-    subqueries = [query.Prefix(q.fieldname, v, boost=q.boost) for v in sorted(variants)]
-    _check_expansion(subqueries, reader, f"'{q.text}*'")
-    return subqueries[0] if len(subqueries) == 1 else query.Or(subqueries)
+    if q.fieldname not in _TEXT_FIELDS:
+        prefix = query.Prefix(q.fieldname, text, boost=q.boost)
+        _check_expansion([prefix], reader, f"'{q.text}*'")
+        return prefix
+    # The text fields hold stems, and a stem need not start with the prefix typed ('reinforcem*' must
+    # find 'reinforc'): expand the prefix over the unstemmed spelling words, then search their stems.
+    words = query.Prefix(SPELLING_FIELD, text)
+    _check_expansion([words], reader, f"'{q.text}*'")
+    stems = sorted({stem_word(_decode(w)) for w in words._btexts(reader)})
+    if not stems:
+        return query.NullQuery
+    terms = [query.Term(q.fieldname, s, boost=q.boost) for s in stems]
+    return terms[0] if len(terms) == 1 else query.Or(terms)
 
 
-def _fuzzy(q: Any, reader: Any) -> Any:
+def _decode(text: bytes | str) -> str:
+    return text.decode("utf-8") if isinstance(text, bytes) else text
+
+
+def _fuzzy(q: Any, reader: Any, raw: dict[str, str]) -> Any:
     if q.maxdist > MAX_FUZZY_DISTANCE:
         raise QueryError(
             f"Fuzzy distance {q.maxdist} is over the limit of {MAX_FUZZY_DISTANCE}: '{q.text}~'."
         )
     text = str(q.text).lower()
-    if q.fieldname in _TEXT_FIELDS:
-        text = stem_word(text)
-    fuzzy = query.FuzzyTerm(q.fieldname, text, boost=q.boost, maxdist=q.maxdist,
-                            prefixlength=max(1, q.prefixlength))
-    _check_expansion([fuzzy], reader, f"'{q.text}~'")
-    return fuzzy
+    prefix = max(1, q.prefixlength)
+    if q.fieldname not in _TEXT_FIELDS:
+        fuzzy = query.FuzzyTerm(q.fieldname, text, boost=q.boost, maxdist=q.maxdist, prefixlength=prefix)
+        _check_expansion([fuzzy], reader, f"'{q.text}~'")
+        return fuzzy
+    # As with prefixes: find the near spellings among the unstemmed words, then search their stems.
+    typed = raw.get(text, text)
+    words = query.FuzzyTerm(SPELLING_FIELD, typed, maxdist=q.maxdist, prefixlength=prefix)
+    _check_expansion([words], reader, f"'{typed}~'")
+    stems = sorted({stem_word(_decode(w)) for w in words._btexts(reader)} | {text})
+    terms = [query.Term(q.fieldname, s, boost=q.boost) for s in stems]
+    return terms[0] if len(terms) == 1 else query.Or(terms)
 
 
 def _check_expansion(queries: Iterable[Any], reader: Any, label: str) -> None:

@@ -20,6 +20,8 @@ QUERY_FIELDS = {
     "tag": "tags",
 }
 DEFAULT_FIELD = "content"
+# Whoosh keeps the unstemmed words of a stemmed field with spelling=True under this name.
+SPELLING_FIELD = "spell_content"
 
 
 def build_schema() -> Any:
