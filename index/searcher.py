@@ -30,6 +30,8 @@ from .store import IndexStore
 
 MAX_WINDOW = 10_000
 SORTS = ("relevance", "newest", "oldest")
+# How many of an item's words a similar-items query uses.
+SIMILAR_TERMS = 12
 
 
 @dataclass(frozen=True)
@@ -172,7 +174,10 @@ class SearchIndex:
     # -- search --------------------------------------------------------------------------------
 
     def search(self, req: SearchRequest) -> Page:
-        """Return one page of matches with exact total, facets and highlights; raise QueryError on bad input."""
+        """Return one page of matches with exact total, facets and highlights.
+
+        Raises QueryError for a query or parameter the engine cannot honour.
+        """
         if req.sort not in SORTS:
             raise QueryError(f"sort must be one of {', '.join(SORTS)}", param="sort")
         if req.page * req.per_page > MAX_WINDOW:
@@ -231,8 +236,8 @@ class SearchIndex:
 
     def _source_facets(self, view: _View, docs: np.ndarray[Any, Any]) -> list[FacetCount]:
         counts = np.bincount(view.source_ord[docs], minlength=len(view.source_names))
-        order = sorted(((int(c), name) for name, c in zip(view.source_names, counts, strict=True) if c),
-                       key=lambda pair: (-pair[0], pair[1]))
+        pairs = zip(view.source_names, counts, strict=True)
+        order = sorted(((int(c), name) for name, c in pairs if c), key=lambda pair: (-pair[0], pair[1]))
         return [FacetCount(value=name, count=count) for count, name in order]
 
     def _month_facets(self, view: _View, docs: np.ndarray[Any, Any]) -> list[FacetCount]:
@@ -329,7 +334,19 @@ class SearchIndex:
                 return None
             stored = view.searcher.stored_fields(docnum)
             text = stored.get("title", "") + "\n" + stored.get("summary", "")
-            results = view.searcher.more_like(docnum, "content", text=text, top=limit + 1, numterms=12)
+            # Whoosh's more_like() queries the item's highest-weighted words, which are often words no
+            # other item has, and then finds nothing; like Lucene's MoreLikeThis (minDocFreq), keep only
+            # words that at least one other item shares.
+            reader = view.searcher.reader()
+            key_terms = [
+                (term, weight)
+                for term, weight in view.searcher.key_terms_from_text("content", text, numterms=100)
+                if reader.doc_frequency("content", term) >= 2
+            ][:SIMILAR_TERMS]
+            if not key_terms:
+                return []
+            q = query.Or([query.Term("content", term, boost=weight) for term, weight in key_terms])
+            results = view.searcher.search(q, limit=limit + 1, mask={docnum}, terms=False)
             hits = []
             for hit in results:
                 if hit.docnum == docnum or not view.live[hit.docnum]:

@@ -2,17 +2,55 @@
 
 from __future__ import annotations
 
-from typing import Any
+from flask import Flask, Response, request
+from flask.json.provider import DefaultJSONProvider
+from werkzeug.exceptions import RequestEntityTooLarge
 
-from flask import Flask
+from . import engine, errors, health_api, items_api, search_api, spec_api
+from .config import Settings
+
+# No endpoint takes a body yet; anything bigger than this is refused before a handler runs.
+MAX_BODY_BYTES = 1024 * 1024
 
 
-def create_app(settings: Any = None) -> Flask:
-    """Return the feedsift Flask app."""
-    app = Flask(__name__)
+class JSONProvider(DefaultJSONProvider):
+    """Flask's JSON, with keys in the order openapi.yaml documents and text as UTF-8, not ``\\u`` escapes."""
 
-    @app.get("/healthz")
-    def healthz() -> dict[str, str]:
-        return {"status": "ok"}
+    sort_keys = False
+    ensure_ascii = False
 
+
+def create_app(settings: Settings | None = None) -> Flask:
+    """Return the feedsift Flask app; with no ``settings`` they are read from ``FEEDSIFT_*`` variables.
+
+    Nothing here opens the index (see :mod:`service.engine`), so the app can be built in a gunicorn
+    master and forked, and it starts even before the first index has been built.
+    """
+    settings = Settings.from_env() if settings is None else settings
+    app = Flask(__name__, static_folder=None)
+    app.config["FEEDSIFT_SETTINGS"] = settings
+    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
+    app.json = JSONProvider(app)
+
+    errors.init_app(app)
+    engine.init_app(app, settings)
+    spec_api.load_spec(app)
+    for module in (search_api, items_api, health_api, spec_api):
+        app.register_blueprint(module.bp)
+
+    app.before_request(_refuse_large_bodies)
+    app.after_request(_harden)
     return app
+
+
+def _refuse_large_bodies() -> None:
+    # Werkzeug only enforces MAX_CONTENT_LENGTH when a handler reads the body; none of ours do yet.
+    limit = request.max_content_length
+    if limit is not None and (request.content_length or 0) > limit:
+        raise RequestEntityTooLarge(f"The request body is over the limit of {limit} bytes.")
+
+
+def _harden(response: Response) -> Response:
+    # Highlights carry HTML fragments; a browser must never sniff a JSON response into a page.
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    return response

@@ -1,0 +1,23 @@
+"""Health endpoints: ``GET /healthz`` (the process is up) and ``GET /readyz`` (the index is readable)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint
+
+from .engine import search_index
+
+bp = Blueprint("health", __name__)
+
+
+@bp.get("/healthz")
+def healthz() -> dict[str, Any]:
+    """Answer as long as the process can serve requests; touches nothing else."""
+    return {"status": "ok"}
+
+
+@bp.get("/readyz")
+def readyz() -> dict[str, Any]:
+    """Answer when the index is open and readable; a missing or unreadable one is a 503 problem."""
+    return {"status": "ready", "items": search_index().count()}

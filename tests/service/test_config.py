@@ -1,0 +1,68 @@
+"""Tests for service/config.py: every FEEDSIFT_* variable parsed, defaulted and refused by name."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+
+from service.app import create_app
+from service.config import OPENAPI_PATH, ConfigError, Settings
+from service.engine import search_index
+from tests.support.paths import REPO
+
+
+def test_defaults() -> None:
+    assert Settings.from_env({}) == Settings(index_dir=Path("var/index"), reopen_interval=0.5)
+
+
+def test_every_variable_is_read() -> None:
+    settings = Settings.from_env({"FEEDSIFT_INDEX_DIR": "/srv/index", "FEEDSIFT_REOPEN_INTERVAL": "2"})
+    assert settings == Settings(index_dir=Path("/srv/index"), reopen_interval=2.0)
+
+
+def test_empty_values_keep_the_default() -> None:
+    assert Settings.from_env({"FEEDSIFT_INDEX_DIR": " ", "FEEDSIFT_REOPEN_INTERVAL": ""}) == Settings()
+
+
+def test_other_variables_are_ignored() -> None:
+    assert Settings.from_env({"FEEDSIFT_BIND": "0.0.0.0:1", "PATH": "/bin"}) == Settings()
+
+
+@pytest.mark.parametrize(("name", "value"), [
+    ("FEEDSIFT_REOPEN_INTERVAL", "soon"),
+    ("FEEDSIFT_REOPEN_INTERVAL", "-1"),
+    ("FEEDSIFT_REOPEN_INTERVAL", "nan"),
+    ("FEEDSIFT_REOPEN_INTERVAL", "1e9"),
+])
+def test_bad_values_are_refused_naming_the_variable(name: str, value: str) -> None:
+    with pytest.raises(ConfigError, match=f"^{name}="):
+        Settings.from_env({name: value})
+
+
+def test_every_field_has_a_feedsift_variable_and_a_description() -> None:
+    names = [name for name, _, _ in Settings.variables()]
+    assert len(names) == len(dataclasses.fields(Settings)) == len(set(names))
+    assert all(name.startswith("FEEDSIFT_") for name in names)
+    assert all(help_text for _, _, help_text in Settings.variables())
+
+
+def test_create_app_reads_the_environment_only_without_settings(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("FEEDSIFT_REOPEN_INTERVAL", "never")
+    with pytest.raises(ConfigError, match="FEEDSIFT_REOPEN_INTERVAL"):
+        create_app()
+    app = create_app(Settings(index_dir=tmp_path))
+    search_index(app).close()
+    monkeypatch.setenv("FEEDSIFT_REOPEN_INTERVAL", "3")
+    monkeypatch.setenv("FEEDSIFT_INDEX_DIR", str(tmp_path))
+    app = create_app()
+    assert app.config["FEEDSIFT_SETTINGS"] == Settings(index_dir=tmp_path, reopen_interval=3.0)
+    search_index(app).close()
+
+
+def test_the_packaged_spec_is_the_repository_spec() -> None:
+    # service/openapi.yaml links to the root file, so an installed package carries the same spec.
+    assert OPENAPI_PATH.read_bytes() == (REPO / "openapi.yaml").read_bytes()
+    assert (REPO / "service" / "openapi.yaml").resolve() == (REPO / "openapi.yaml").resolve()

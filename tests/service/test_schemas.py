@@ -1,0 +1,57 @@
+"""Tests for service/schemas.py: reading dates and query strings, writing timestamps."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+from marshmallow import ValidationError
+from werkzeug.datastructures import MultiDict
+
+from index.searcher import SearchRequest
+from service.schemas import ItemSchema, SearchArgs, UtcDateTime, load_args
+
+
+@pytest.mark.parametrize(("text", "end_of_day", "expected"), [
+    ("2026-03-01", False, datetime(2026, 3, 1, tzinfo=UTC)),
+    ("2026-03-01", True, datetime(2026, 3, 1, 23, 59, 59, 999999, tzinfo=UTC)),
+    ("20260301", True, datetime(2026, 3, 1, 23, 59, 59, 999999, tzinfo=UTC)),
+    ("2026-03-01T09:30:00Z", True, datetime(2026, 3, 1, 9, 30, tzinfo=UTC)),
+    ("2026-03-01T09:30:00+02:00", False, datetime(2026, 3, 1, 7, 30, tzinfo=UTC)),
+    ("2026-03-01T09:30", False, datetime(2026, 3, 1, 9, 30, tzinfo=UTC)),
+])
+def test_dates_in(text: str, end_of_day: bool, expected: datetime) -> None:
+    assert UtcDateTime(end_of_day=end_of_day).deserialize(text) == expected
+
+
+@pytest.mark.parametrize("text", ["yesterday", "2026-13-01", "2026-03", "", "1709251200"])
+def test_bad_dates_are_refused(text: str) -> None:
+    with pytest.raises(ValidationError, match="ISO 8601"):
+        UtcDateTime().deserialize(text)
+
+
+def test_timestamps_out_are_utc_with_z() -> None:
+    paris = timezone(timedelta(hours=1))
+    item = {"published": datetime(2026, 3, 11, 8, 30, 15, 500, tzinfo=paris)}
+    assert ItemSchema(only=("published",)).dump(item) == {"published": "2026-03-11T07:30:15Z"}
+    assert ItemSchema(only=("published",)).dump({"published": None}) == {"published": None}
+
+
+def test_search_args_become_a_search_request() -> None:
+    args = MultiDict([("q", "diffusion"), ("source", "A"), ("source", "B"), ("until", "2026-03-01"),
+                      ("sort", "newest"), ("match", "all"), ("page", "2"), ("per_page", "20")])
+    assert load_args(SearchArgs(), args) == SearchRequest(
+        q="diffusion", sources=("A", "B"), since=None,
+        until=datetime(2026, 3, 1, 23, 59, 59, 999999, tzinfo=UTC), sort="newest", match="all", page=2,
+        per_page=20,
+    )
+
+
+def test_search_args_defaults() -> None:
+    assert load_args(SearchArgs(), MultiDict()) == SearchRequest()
+
+
+def test_every_bad_parameter_is_reported_together() -> None:
+    with pytest.raises(ValidationError) as caught:
+        load_args(SearchArgs(), MultiDict([("page", "1"), ("page", "2"), ("per_page", "0"), ("x", "1")]))
+    assert set(caught.value.messages) == {"page", "per_page", "x"}
