@@ -45,7 +45,15 @@ def main() -> None:
 
 
 def _fetch_options() -> FetchOptions:
-    return FetchOptions(allow_private=os.environ.get("FEEDSIFT_ALLOW_PRIVATE_FEEDS", "") in ("1", "true", "yes"))
+    allowed = os.environ.get("FEEDSIFT_ALLOW_PRIVATE_FEEDS", "") in ("1", "true", "yes")
+    try:
+        timeout = float(os.environ.get("FEEDSIFT_FETCH_TIMEOUT", "10"))
+        max_bytes = int(os.environ.get("FEEDSIFT_FETCH_MAX_BYTES", str(10 * 1024 * 1024)))
+    except ValueError:
+        raise click.UsageError(
+            "FEEDSIFT_FETCH_TIMEOUT must be a number of seconds and FEEDSIFT_FETCH_MAX_BYTES a whole number"
+        ) from None
+    return FetchOptions(allow_private=allowed, timeout=timeout, max_bytes=max_bytes)
 
 
 def _items(inputs: tuple[str, ...], source: str | None, outcome: _Outcome) -> Iterator[FeedItem]:
@@ -117,7 +125,7 @@ def rebuild_command(index_dir: str, source: str | None, inputs: tuple[str, ...])
     outcome = _Outcome()
     items = list(_items(inputs, source, outcome))
     if not items:
-        for spec, reason in outcome.failed:
+        for _spec, reason in outcome.failed:
             click.echo(f"failed: {reason}", err=True)
         raise click.ClickException("no items read; the live index is left unchanged")
     try:
@@ -155,6 +163,12 @@ def stats(index_dir: str, as_json: bool) -> None:
     for name, count in info.sources.items():
         click.echo(f"  {name:<{width}}  {count}")
 
+
+# Imported last: the feeds and poll commands live in their own module, which does not import this one.
+from .cli_feeds import feeds, poll  # noqa: E402
+
+main.add_command(feeds)
+main.add_command(poll)
 
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -8,6 +8,10 @@
     |   +-- IndexVersionError     built by an incompatible schema: rebuild needed
     |   +-- IndexLockedError      another writer holds the lock past the wait
     +-- QueryError            a query string or search parameter the engine cannot honour
+    +-- RegistryError         the feed registry cannot do as asked (or its database is unusable)
+        +-- FeedURLError          not an http(s) URL with a host
+        +-- DuplicateFeedError    that URL is registered already
+        +-- FeedNotFoundError     no feed with that id or URL
 """
 
 from __future__ import annotations
@@ -52,3 +56,23 @@ class QueryError(FeedsiftError):
     def __init__(self, message: str, *, param: str = "q") -> None:
         super().__init__(message)
         self.param = param
+
+
+class RegistryError(FeedsiftError):
+    """The feed registry cannot do as asked, or its database cannot be used."""
+
+
+class FeedURLError(RegistryError):
+    """A feed URL that is not http(s) with a host."""
+
+
+class DuplicateFeedError(RegistryError):
+    """The URL is already registered; ``feed_id`` names the feed that has it."""
+
+    def __init__(self, message: str, *, feed_id: int) -> None:
+        super().__init__(message)
+        self.feed_id = feed_id
+
+
+class FeedNotFoundError(RegistryError):
+    """No registered feed has the id or URL asked for."""

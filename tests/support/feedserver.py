@@ -278,3 +278,46 @@ def html_page() -> Behaviour:
     """Answer an HTML page where a feed was expected, as a misconfigured site or a login wall does."""
     body = b"<!DOCTYPE html><html><head><title>Welcome</title></head><body><p>Not a feed</p></body></html>"
     return serve(body, content_type="text/html; charset=utf-8")
+
+
+def rss_feed(*items: tuple[str, str, str], title: str = "Test feed", ttl: int | None = None) -> bytes:
+    """Return an RSS 2.0 document (UTF-8) with one item per (guid, title, description)."""
+    parts = [f"<title>{title}</title><link>http://example.org/</link>"]
+    if ttl is not None:
+        parts.append(f"<ttl>{ttl}</ttl>")
+    for guid, item_title, description in items:
+        parts.append(
+            f'<item><guid isPermaLink="false">{guid}</guid><title>{item_title}</title>'
+            f"<link>http://example.org/{guid}</link><description>{description}</description></item>"
+        )
+    channel = "".join(parts)
+    head = '<?xml version="1.0" encoding="utf-8"?>\n'
+    return f'{head}<rss version="2.0"><channel>{channel}</channel></rss>\n'.encode()
+
+
+def serve_conditional(
+    body: bytes = RSS,
+    *,
+    etag: str | None = None,
+    last_modified: str | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> Behaviour:
+    """Answer 200 with the given validators, or 304 (with ``headers`` too) when the request repeats them.
+
+    If-None-Match is checked first and, when sent, decides alone, as RFC 9110 asks of a server.
+    """
+
+    def behaviour(handler: BaseHTTPRequestHandler, stopping: threading.Event) -> None:
+        validators = {"ETag": etag, "Last-Modified": last_modified}
+        extra = {name: value for name, value in validators.items() if value} | dict(headers or {})
+        if_none_match = handler.headers.get("If-None-Match")
+        if if_none_match is not None:
+            fresh = etag is not None and etag in [tag.strip() for tag in if_none_match.split(",")]
+        else:
+            fresh = last_modified is not None and handler.headers.get("If-Modified-Since") == last_modified
+        if fresh:
+            send(handler, 304, headers=extra)
+        else:
+            send(handler, 200, body, {"Content-Type": "application/rss+xml", **extra})
+
+    return behaviour
