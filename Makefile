@@ -35,5 +35,14 @@ check: test ## The test suite, then ruff and mypy
 	$(BIN)/ruff check index service tests bench
 	$(BIN)/mypy
 
+relevance: $(STAMP) ## Ranking quality on BEIR SciFact (nDCG@10, R@100, MAP); fails under nDCG@10 0.70
+	$(BIN)/python bench/relevance.py ../shared/data/relevance/scifact --min-ndcg10 0.70
+
+bench: $(STAMP) ## Speed benchmark at 10k and 100k items, FTS5 peer and real gunicorn; writes BENCH.md
+	$(BIN)/python bench/speed.py --items 10000 100000 --http --out BENCH.md
+
+load: $(STAMP) ## Load-test a gunicorn it starts over a 10k-item corpus (1, 16, 64 connections)
+	$(BIN)/python bench/load.py --items 10000 --requests 400 --concurrency 1 16 64
+
 clean: ## Remove the virtualenv and the local index
 	rm -rf $(VENV) var

@@ -1,6 +1,9 @@
 """gunicorn settings for feedsift: workers from WEB_CONCURRENCY, access log to stdout."""
 
 import os
+import shutil
+import tempfile
+import threading
 
 bind = os.environ.get("FEEDSIFT_BIND", "127.0.0.1:8000")
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
@@ -13,3 +16,33 @@ errorlog = "-"
 preload_app = True
 # gunicorn 27 otherwise opens one control socket per user shared by every server on the machine.
 control_socket_disable = True
+# gunicorn's largest: a 1,000-character query outside ASCII is several kB percent-encoded (the default is
+# 4094 bytes). A longer request line is refused by gunicorn itself with a 414 (openapi.yaml says so).
+limit_request_line = 8190
+
+# Metrics are counted per worker in files under PROMETHEUS_MULTIPROC_DIR and added up on every scrape
+# (service/metrics.py), so it must be set here, in the master, before the app is loaded. Unless the
+# operator chose a directory (one that is emptied at boot), each server start gets a fresh one.
+_METRICS_DIR_IS_OURS = not os.environ.get("PROMETHEUS_MULTIPROC_DIR", "").strip()
+if _METRICS_DIR_IS_OURS:
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="feedsift-metrics-")
+
+
+def child_exit(server, worker):
+    """Forget a dead worker's live gauges; its counters stay, so totals never go backwards."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
+
+
+def on_exit(server):
+    """Remove the metrics directory made for this run."""
+    if _METRICS_DIR_IS_OURS:
+        shutil.rmtree(os.environ["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)
+
+
+def post_worker_init(worker):
+    """Read the titles for suggestions in the background as a worker starts (seconds at 100k items)."""
+    from service.suggest_api import warm_up
+
+    threading.Thread(target=warm_up, args=(worker.wsgi,), name="suggest-warm-up", daemon=True).start()

@@ -169,6 +169,9 @@ from .cli_feeds import feeds, poll  # noqa: E402
 
 main.add_command(feeds)
 main.add_command(poll)
+from .cli_search import search  # noqa: E402
+
+main.add_command(search)
 
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -56,7 +56,8 @@ def _blocks(text: str) -> Iterator[_Block]:
             continue
         if current is None:
             continue
-        if current.summary is None:
+        lines = current.summary
+        if lines is None:
             link = _LINK.match(line)
             summary = _SUMMARY.match(line)
             if link:
@@ -70,6 +71,6 @@ def _blocks(text: str) -> Iterator[_Block]:
             yield current
             current = None
             continue
-        current.summary.append(line)
+        lines.append(line)
     if current is not None:
         yield current

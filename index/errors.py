@@ -7,6 +7,7 @@
     |   +-- IndexMissingError     no index at the configured place
     |   +-- IndexVersionError     built by an incompatible schema: rebuild needed
     |   +-- IndexLockedError      another writer holds the lock past the wait
+    |   +-- IndexWriteError       the OS refused a write (disk full, read-only): nothing committed is lost
     +-- QueryError            a query string or search parameter the engine cannot honour
     +-- RegistryError         the feed registry cannot do as asked (or its database is unusable)
         +-- FeedURLError          not an http(s) URL with a host
@@ -48,6 +49,10 @@ class IndexVersionError(IndexError_):
 
 class IndexLockedError(IndexError_):
     """Another writer held the index lock for longer than we were willing to wait."""
+
+
+class IndexWriteError(IndexError_):
+    """The operating system refused a write to the index (disk full, read-only); what was committed stays."""
 
 
 class QueryError(FeedsiftError):

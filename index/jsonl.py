@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from typing import Any
 
+from .model import FeedItem
 from .normalise import make_item, parse_date
 from .parsed import ParsedInput
 
@@ -25,32 +27,50 @@ def parse_jsonl(text: str, *, source: str | None = None) -> ParsedInput:
     """Parse JSON Lines: each object needs ``title``; ``summary``, ``link``, ``id``, ``source``,
     ``published``, ``authors`` and ``tags`` are optional. ``source`` overrides every line's source."""
     result = ParsedInput()
-    for number, line in enumerate(text.splitlines(), start=1):
+    for number, outcome in parse_lines(text, source=source):
+        if isinstance(outcome, str):
+            result.errors.append(f"line {number}: {outcome}")
+        else:
+            result.items.append(outcome)
+    return result
+
+
+def parse_lines(text: str, *, source: str | None = None) -> Iterator[tuple[int, FeedItem | str]]:
+    """Yield (line number, the item or why the line is not one) for every non-blank line of JSON Lines.
+
+    Lines end at ``\n`` only (a ``\r`` before it is dropped): ``str.splitlines`` would also split at
+    U+2028 and other separators that JSON allows unescaped inside strings, cutting a valid record apart.
+    """
+    for number, line in enumerate(text.split("\n"), start=1):
         if not line.strip():
             continue
         try:
             record = json.loads(line)
         except json.JSONDecodeError as exc:
-            result.errors.append(f"line {number}: not valid JSON ({exc.msg} at column {exc.colno})")
+            yield number, f"not valid JSON ({exc.msg} at column {exc.colno})"
             continue
-        problem = _check(record)
-        if problem:
-            result.errors.append(f"line {number}: {problem}")
-            continue
-        result.items.append(
-            make_item(
-                title=record["title"],
-                link=record.get("link"),
-                summary_html=record.get("summary") or "",
-                source=source or record.get("source"),
-                published=record.get("published"),
-                guid=record.get("guid"),
-                item_id=str(record["id"]) if record.get("id") is not None else None,
-                authors=_strings(record.get("authors")),
-                tags=_strings(record.get("tags")),
-            )
-        )
-    return result
+        yield number, parse_record(record, source=source)
+
+
+def parse_record(record: Any, *, source: str | None = None) -> FeedItem | str:
+    """Return the item a decoded JSON value describes, or why it cannot be one.
+
+    The value is one JSON Lines line or one element of a JSON array; ``source`` overrides its own.
+    """
+    problem = _check(record)
+    if problem:
+        return problem
+    return make_item(
+        title=record["title"],
+        link=record.get("link"),
+        summary_html=record.get("summary") or "",
+        source=source or record.get("source"),
+        published=record.get("published"),
+        guid=record.get("guid"),
+        item_id=str(record["id"]) if record.get("id") is not None else None,
+        authors=_strings(record.get("authors")),
+        tags=_strings(record.get("tags")),
+    )
 
 
 def item_record_problem(record: Any) -> str | None:

@@ -14,7 +14,7 @@ from typing import Any
 from whoosh import qparser, query
 from whoosh.qparser import plugins
 
-from .analysis import stem_word
+from .analysis import stem_word, word_parts
 from .errors import QueryError
 from .schema import DEFAULT_FIELD, QUERY_FIELDS, SPELLING_FIELD
 
@@ -113,7 +113,7 @@ def parse_query(
         raise QueryError("The query has no searchable words (only stop words or punctuation).")
     if not match_all:
         rewritten = tier_all_words(rewritten)
-    return rewritten
+    return add_word_parts(rewritten, word_parts(text))
 
 
 # Fields that narrow rather than describe: ``source:x diffusion`` means diffusion items from x.
@@ -178,6 +178,45 @@ def tier_all_words(q: Any) -> Any:
     return query.Or([boosted, q])
 
 
+class WordParts(query.Or):  # type: ignore[misc]
+    """The letter and digit parts of a query's words ("ADAR1" -> adar, 1), as optional terms.
+
+    They only add to the scores of items that match anyway: never widen the match set, and never
+    highlighted. On SciFact they found gene families for numbered members and variant spellings
+    ("ADAR1" / "ADAR", "Bcl2" / "Bcl-2"): see notes/ranking.md.
+    """
+
+
+def add_word_parts(q: Any, parts: dict[str, list[str]]) -> Any:
+    """Return ``q`` with the parts of its positive words (``index.analysis.word_parts``) as optional terms."""
+    if not parts:
+        return q
+    present: list[tuple[str, str]] = []
+    _positive_terms(q, present)
+    seen = set(present)
+    extra: list[Any] = []
+    for fieldname, text in present:
+        for part in parts.get(text, ()):
+            if (fieldname, part) not in seen:
+                seen.add((fieldname, part))
+                extra.append(query.Term(fieldname, part))
+    return query.AndMaybe(q, WordParts(extra)) if extra else q
+
+
+def _positive_terms(q: Any, found: list[tuple[str, str]]) -> None:
+    if isinstance(q, query.Not):
+        return
+    if isinstance(q, query.AndNot):
+        _positive_terms(q.a, found)
+        return
+    if isinstance(q, query.Term):
+        if q.fieldname in _TEXT_FIELDS and (q.fieldname, q.text) not in found:
+            found.append((q.fieldname, q.text))
+        return
+    for child in q.children():
+        _positive_terms(child, found)
+
+
 def highlight_terms(q: Any, reader: Any) -> set[str]:
     """Return the index words a query looks for in the text fields (negated parts excluded)."""
     found: set[str] = set()
@@ -186,7 +225,7 @@ def highlight_terms(q: Any, reader: Any) -> set[str]:
 
 
 def _collect_terms(q: Any, reader: Any, found: set[str]) -> None:
-    if isinstance(q, query.Not):
+    if isinstance(q, query.Not | WordParts):
         return
     if isinstance(q, query.AndNot):
         _collect_terms(q.a, reader, found)
@@ -226,6 +265,8 @@ def _rewrite(
         text = " ".join(q.words)
         name = source_names(text)
         return query.Term("source", name if name is not None else text, boost=q.boost)
+    if isinstance(q, query.Phrase) and q.fieldname in _TEXT_FIELDS:
+        return _phrase_parts(q)
     if isinstance(q, query.AndNot):
         # Whoosh's AndNotMatcher returns excluded documents in multi-segment indexes: use And + Not.
         kept, dropped = _rewrite(q.a, reader, source_names, raw), _rewrite(q.b, reader, source_names, raw)
@@ -243,6 +284,28 @@ def _rewrite(
     if isinstance(q, query.Not):
         return query.Not(_rewrite(q.query, reader, source_names, raw), boost=q.boost)
     return q
+
+
+def _phrase_parts(q: Any) -> Any:
+    """Drop the run-together form of a compound from a phrase, keeping its parts.
+
+    The analyzer gives "IL-6" as ``il6`` and then ``il``, ``6`` (``il6`` sharing the position of
+    ``il``); a phrase needs one word per position, and the parts are what every spelling has.
+    """
+    ranges = q.char_ranges
+    if not ranges or len(ranges) != len(q.words) or any(r[0] is None for r in ranges):
+        return q
+    keep = [
+        i for i, (start, end) in enumerate(ranges)
+        if not (i + 1 < len(ranges) and start <= ranges[i + 1][0] and ranges[i + 1][1] <= end
+                and (start, end) != ranges[i + 1])
+    ]
+    if len(keep) == len(q.words):
+        return q
+    words = [q.words[i] for i in keep]
+    if len(words) == 1:
+        return query.Term(q.fieldname, words[0], boost=q.boost)
+    return query.Phrase(q.fieldname, words, slop=q.slop, boost=q.boost, char_ranges=[ranges[i] for i in keep])
 
 
 def _prefix(q: Any, reader: Any) -> Any:

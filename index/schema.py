@@ -9,7 +9,7 @@ from whoosh.fields import ID, KEYWORD, NUMERIC, TEXT, Schema
 from .analysis import name_analyzer, text_analyzer
 
 # Bump when a change to the schema or analysis makes existing indexes unreadable or wrong.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 # Fields a user may name in a query (``title:word``), with the schema field each one searches.
 QUERY_FIELDS = {

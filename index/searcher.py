@@ -9,15 +9,17 @@ once per opened searcher, not Whoosh's ``groupedby``, which scores every match.
 
 from __future__ import annotations
 
+import functools
+import math
 import os
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import numpy as np
 from whoosh import query
@@ -26,12 +28,16 @@ from .errors import IndexMissingError, QueryError
 from .highlight import mark, match_spans, snippet_and_highlight
 from .model import FacetCount, Hit, Page
 from .query import highlight_terms, parse_query
-from .store import IndexStore
+from .store import TORN_READS, IndexStore
+from .suggest import Suggestions
+from .suggest import suggest as suggest_from_view
 
 MAX_WINDOW = 10_000
 SORTS = ("relevance", "newest", "oldest")
 # How many of an item's words a similar-items query uses.
 SIMILAR_TERMS = 12
+# Tries at opening a view while commits may delete the files it is opening.
+OPEN_ATTEMPTS = 5
 
 
 @dataclass(frozen=True)
@@ -89,6 +95,9 @@ class _View:
         self.path = store.current_path()
         self.ix = store.open()
         self.searcher = self.ix.searcher()
+        # The searcher's own schema: ``ix.schema`` re-reads the newest table of contents on every use,
+        # which a concurrent commit may just have deleted (FileNotFoundError mid-search).
+        self.schema = self.searcher.schema
         self.users = 0
         self.retired = False
         reader = self.searcher.reader()
@@ -119,6 +128,27 @@ class _View:
         self.ix.close()
 
 
+_Method = TypeVar("_Method", bound=Callable[..., Any])
+READ_ATTEMPTS = 3
+
+
+def _retry_torn_reads(method: _Method) -> _Method:
+    """Run a read again on a freshly opened view when a concurrent commit tore the one it used."""
+
+    @functools.wraps(method)
+    def wrapper(self: SearchIndex, *args: Any, **kwargs: Any) -> Any:
+        for attempt in range(READ_ATTEMPTS):
+            try:
+                return method(self, *args, **kwargs)
+            except TORN_READS:
+                if attempt == READ_ATTEMPTS - 1:
+                    raise
+                self._drop_view()
+        raise AssertionError("unreachable")
+
+    return cast(_Method, wrapper)
+
+
 class SearchIndex:
     """Read access to one index directory, safe to share between the threads of a process."""
 
@@ -136,6 +166,25 @@ class SearchIndex:
                 if self._view.users == 0:
                     self._view.close()
                 self._view = None
+
+    def invalidate(self) -> None:
+        """Make the next read check whether the index changed, however recently it was checked.
+
+        A process that has just written to the index calls this, so its own next request sees the
+        write instead of the view opened before it (which may be served for ``check_interval`` more).
+        """
+        with self._lock:
+            self._checked = -math.inf
+
+    def _drop_view(self) -> None:
+        """Forget the open view so the next read opens a fresh one."""
+        with self._lock:
+            view = self._view
+            if view is not None:
+                view.retired = True
+                if view.users == 0:
+                    view.close()
+            self._view = None
 
     @contextmanager
     def _use(self) -> Iterator[_View]:
@@ -163,7 +212,7 @@ class SearchIndex:
                 same = True  # the index went away under us; keep serving what we have open
             if same:
                 return view
-        fresh = _View(self.store)
+        fresh = _open_view(self.store)
         if view is not None:
             view.retired = True
             if view.users == 0:
@@ -173,6 +222,7 @@ class SearchIndex:
 
     # -- search --------------------------------------------------------------------------------
 
+    @_retry_torn_reads
     def search(self, req: SearchRequest) -> Page:
         """Return one page of matches with exact total, facets and highlights.
 
@@ -214,7 +264,7 @@ class SearchIndex:
             )
 
     def _parse(self, view: _View, text: str, *, match_all: bool) -> Any:
-        return parse_query(text, view.ix.schema, view.searcher.reader(), match_all=match_all,
+        return parse_query(text, view.schema, view.searcher.reader(), match_all=match_all,
                            source_names=view.source_name)
 
     def _match_set(self, view: _View, q: Any) -> np.ndarray[Any, Any]:
@@ -276,7 +326,7 @@ class SearchIndex:
 
     def _hit(self, view: _View, docnum: int, score: float, terms: set[str]) -> Hit:
         stored = view.searcher.stored_fields(docnum)
-        analyzer = view.ix.schema["content"].analyzer
+        analyzer = view.schema["content"].analyzer
         title = stored.get("title", "")
         summary = stored.get("summary", "")
         snippet, summary_html = snippet_and_highlight(summary, terms, analyzer)
@@ -318,6 +368,7 @@ class SearchIndex:
 
     # -- lookup ----------------------------------------------------------------------------------
 
+    @_retry_torn_reads
     def get(self, item_id: str) -> Item | None:
         """Return the whole item with this id, or None."""
         with self._use() as view:
@@ -326,6 +377,7 @@ class SearchIndex:
                 return None
             return _item(view.searcher.stored_fields(docnum))
 
+    @_retry_torn_reads
     def similar(self, item_id: str, limit: int = 10) -> list[Hit] | None:
         """Return the items most like this one (never itself), or None when the id is unknown."""
         with self._use() as view:
@@ -354,6 +406,7 @@ class SearchIndex:
                 hits.append(self._hit(view, hit.docnum, float(hit.score), set()))
             return hits[:limit]
 
+    @_retry_torn_reads
     def sources(self, q: str | None = None) -> tuple[list[SourceCount], int]:
         """Return every source with its item count and newest date (over a query's matches if given)."""
         with self._use() as view:
@@ -369,6 +422,7 @@ class SearchIndex:
             rows.sort(key=lambda r: (-r.count, r.name))
             return rows, int(docs.size)
 
+    @_retry_torn_reads
     def stats(self) -> IndexStats:
         """Return item counts overall and per source, the size on disk and the time of the last write."""
         rows, total = self.sources()
@@ -389,10 +443,47 @@ class SearchIndex:
             path=str(path),
         )
 
+    @_retry_torn_reads
     def count(self) -> int:
         """Return the number of live items."""
         with self._use() as view:
             return int(view.all_docs.size)
+
+    # -- for people: suggestions and feed dates (issue 8) ----------------------------------------
+
+    @_retry_torn_reads
+    def suggest(self, text: str, limit: int = 8) -> Suggestions:
+        """Return title completions and matching sources for what someone has typed (see index.suggest)."""
+        with self._use() as view:
+            return suggest_from_view(view, text, limit=limit)
+
+    @_retry_torn_reads
+    def dates(self, item_ids: list[str]) -> dict[str, datetime]:
+        """Return each known item's date as the newest sort sees it: published, else first seen."""
+        with self._use() as view:
+            found = {}
+            for item_id in item_ids:
+                docnum = view.searcher.document_number(id=item_id)
+                stamp = _to_datetime(int(view.sort_date[docnum])) if docnum is not None else None
+                if stamp is not None:
+                    found[item_id] = stamp
+            return found
+
+
+def _open_view(store: IndexStore) -> _View:
+    """Open a view, trying again when a commit deletes the segment files being opened.
+
+    A commit in another process between reading the table of contents and opening its segments may
+    merge and delete them; the next try reads the newer table (store.open retries its own step).
+    """
+    for attempt in range(OPEN_ATTEMPTS):
+        try:
+            return _View(store)
+        except TORN_READS:
+            if attempt == OPEN_ATTEMPTS - 1:
+                raise
+            time.sleep(0.01 * (attempt + 1))
+    raise AssertionError("unreachable")
 
 
 def _to_datetime(value: Any) -> datetime | None:

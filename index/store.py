@@ -12,8 +12,11 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import pickle
 import shutil
+import struct
 import time
+import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -28,7 +31,16 @@ from .schema import SCHEMA_VERSION, build_schema
 META_FILE = "feedsift.json"
 CURRENT = "current"
 LOCK_FILE = "writer.lock"
+# Tries at opening an index whose files a concurrent commit may be replacing.
+OPEN_ATTEMPTS = 5
 
+
+# What a reader sees when another process's commit or merge deletes or replaces index files under it:
+# a vanished file, a table of contents or posting block cut short. Reading again from a freshly opened
+# index finds the files that replaced them.
+TORN_READS: tuple[type[BaseException], ...] = (
+    FileNotFoundError, zlib.error, EOFError, struct.error, pickle.UnpicklingError,
+)
 
 class IndexStore:
     """One index directory: opens the live generation, creates new ones, and serialises writers."""
@@ -59,10 +71,18 @@ class IndexStore:
         """Open the live generation, checking that its schema version is the one this code reads."""
         path = self.current_path()
         check_version(path)
-        try:
-            return whoosh_index.open_dir(str(path))
-        except (OSError, whoosh_index.EmptyIndexError) as exc:
-            raise IndexMissingError(f"cannot open the index at {path}: {exc}") from None
+        for attempt in range(OPEN_ATTEMPTS):
+            try:
+                return whoosh_index.open_dir(str(path))
+            except TORN_READS as exc:
+                # Whoosh lists the tables of contents, then opens the newest; a commit in another
+                # process in between deletes or rewrites it, and the next try finds its successor.
+                if attempt == OPEN_ATTEMPTS - 1:
+                    raise IndexMissingError(f"cannot open the index at {path}: {exc}") from None
+                time.sleep(0.01 * (attempt + 1))
+            except (OSError, whoosh_index.EmptyIndexError) as exc:
+                raise IndexMissingError(f"cannot open the index at {path}: {exc}") from None
+        raise AssertionError("unreachable")
 
     def create_generation(self) -> tuple[Path, Any]:
         """Create an empty generation beside the live one (not yet live) and return it open."""
@@ -70,30 +90,39 @@ class IndexStore:
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
         path = self.root / f"gen-{stamp}-{os.getpid()}"
         path.mkdir()
-        ix = whoosh_index.create_in(str(path), build_schema())
-        write_meta(path, {"schema_version": SCHEMA_VERSION, "created": datetime.now(UTC).isoformat()})
+        try:
+            ix = whoosh_index.create_in(str(path), build_schema())
+            write_meta(path, {"schema_version": SCHEMA_VERSION, "created": datetime.now(UTC).isoformat()})
+        except BaseException:
+            self.discard(path)  # a disk that filled up mid-way must not keep a half-made generation
+            raise
         return path, ix
 
     def make_live(self, path: Path) -> None:
         """Point ``current`` at a generation in one atomic rename, then drop generations no one needs."""
+        try:
+            previous: str | None = os.readlink(self.current_link)
+        except OSError:
+            previous = None
         tmp = self.root / f".{CURRENT}.{os.getpid()}"
         if tmp.is_symlink() or tmp.exists():
             tmp.unlink()
         os.symlink(path.name, tmp)
         os.replace(tmp, self.current_link)
         _fsync_dir(self.root)
-        self.prune(keep=path)
+        self.prune(keep=path, previous=previous)
 
-    def prune(self, *, keep: Path) -> None:
-        """Delete generations other than the live one and the one before it.
+    def prune(self, *, keep: Path, previous: str | None = None) -> None:
+        """Delete every generation but the live one and ``previous``, the one live before it.
 
         The one before is kept a while because a reader that opened it just before the swap may still
-        be reading its files. Only called with the writer lock held, so no half-built one is in use.
+        be reading its files. Every other one is a generation that an earlier swap retired or that a
+        killed rebuild left half-built (choosing by age would keep that one and delete the one readers
+        use). Only called with the writer lock held, so no generation being built is in use.
         """
-        gens = sorted((p for p in self.root.glob("gen-*") if p.is_dir()), key=lambda p: p.stat().st_mtime)
-        others = [p for p in gens if p.name != keep.name]
-        for old in others[:-1]:
-            shutil.rmtree(old, ignore_errors=True)
+        for gen in self.root.glob("gen-*"):
+            if gen.is_dir() and gen.name not in (keep.name, previous):
+                shutil.rmtree(gen, ignore_errors=True)
 
     def discard(self, path: Path) -> None:
         """Delete a generation that never went live (a failed rebuild)."""

@@ -1,14 +1,19 @@
-"""Writing items into the index: upsert keyed on item id in committed batches, deletion, and rebuild-and-swap."""
+"""Writing items into the index: upsert by item id in committed batches, deletion, rebuild-and-swap."""
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from whoosh.codec.whoosh3 import _lenfield
+from whoosh.index import TOC, clean_files
 from whoosh.writing import IndexWriter
 
+from .errors import IndexWriteError
 from .model import FeedItem
 from .store import IndexStore
 
@@ -31,6 +36,41 @@ class WriteReport:
         self.updated += other.updated
         self.unchanged += other.unchanged
         self.committed_ids.extend(other.committed_ids)
+
+
+class _KnownLengths:
+    """A new segment's per-document reader that reads each field's length column once, into a list.
+
+    While a commit writes postings, Whoosh asks for the field length of every posting, and its reader
+    looks for the field's length column on disk each time, caching only the columns it finds: every
+    posting of a field without lengths (ids, numbers, the spelling words) cost a ``stat`` call, and
+    every other posting a column read (notes/speed.md).
+    """
+
+    def __init__(self, reader: Any) -> None:
+        self._reader = reader
+        self._lengths: dict[str, list[Any] | None] = {}
+
+    def doc_field_length(self, docnum: int, fieldname: str, default: int = 0) -> Any:
+        if fieldname not in self._lengths:
+            reader = self._reader
+            self._lengths[fieldname] = (
+                [reader.doc_field_length(d, fieldname, default) for d in range(reader.doc_count_all())]
+                if reader.has_column(_lenfield(fieldname)) else None
+            )
+        lengths = self._lengths[fieldname]
+        return default if lengths is None else lengths[docnum]
+
+    def close(self) -> None:
+        self._reader.close()
+
+
+def open_writer(ix: Any) -> IndexWriter:
+    """Return a writer for ``ix`` whose commit reads field lengths through :class:`_KnownLengths`."""
+    writer = ix.writer()
+    per_document_reader = writer.per_document_reader
+    writer.per_document_reader = lambda: _KnownLengths(per_document_reader())
+    return writer
 
 
 def to_document(item: FeedItem, *, first_seen: int) -> dict[str, Any]:
@@ -69,39 +109,38 @@ def write_items(
     batch in hand and never anything committed before it; ``on_commit`` hears of every finished commit.
     """
     total = WriteReport()
-    with store.write_lock(lock_timeout):
-        if not store.exists():
-            path, ix = store.create_generation()
-            store.make_live(path)
-        else:
-            ix = store.open()
-        try:
-            for batch in _batches(items, batch_size):
+    # Only the index's own operations are translated into IndexWriteError: an OSError from reading
+    # the items or from a callback is not about the index and goes through as it is.
+    with contextlib.ExitStack() as held:
+        with _index_io(store):
+            held.enter_context(store.write_lock(lock_timeout))
+            ix = _open_or_create(store)
+        held.callback(ix.close)
+        for batch in _batches(items, batch_size):
+            with _index_io(store):
                 report = _write_batch(ix, batch)
-                total.merge(report)
-                if on_commit is not None:
-                    on_commit(report)
-                if progress is not None:
-                    progress(len(batch))
-        finally:
-            ix.close()
+            total.merge(report)
+            if on_commit is not None:
+                on_commit(report)
+            if progress is not None:
+                progress(len(batch))
     return total
 
 
 def delete_items(store: IndexStore, ids: Iterable[str], *, lock_timeout: float = DEFAULT_LOCK_TIMEOUT) -> int:
     """Delete items by id and return how many were in the index."""
-    with store.write_lock(lock_timeout):
+    with _index_io(store), store.write_lock(lock_timeout):
         ix = store.open()
         try:
-            writer = ix.writer()
+            writer = open_writer(ix)
             deleted = 0
             try:
                 for item_id in ids:
                     deleted += writer.delete_by_term("id", item_id)
             except BaseException:
-                writer.cancel()
+                _abandon(writer)
                 raise
-            writer.commit()
+            _commit(writer)
             return deleted
         finally:
             ix.close()
@@ -121,10 +160,10 @@ def rebuild(
     the half-built generation is never pointed at and the old index stays live.
     """
     total = WriteReport()
-    with store.write_lock(lock_timeout):
+    with _index_io(store), store.write_lock(lock_timeout):
         path, ix = store.create_generation()
         try:
-            writer = ix.writer()
+            writer = open_writer(ix)
             try:
                 seen: set[str] = set()
                 for batch in _batches(items, batch_size):
@@ -140,9 +179,9 @@ def rebuild(
                     if progress is not None:
                         progress(len(batch))
             except BaseException:
-                writer.cancel()
+                _abandon(writer)
                 raise
-            writer.commit(optimize=True)
+            _commit(writer, optimize=True)
             ix.close()
             store.make_live(path)
         except BaseException:
@@ -174,7 +213,7 @@ def _write_batch(ix: Any, batch: list[FeedItem]) -> WriteReport:
             writes.append(("update", to_document(item, first_seen=first_seen)))
     if not writes:
         return report
-    writer: IndexWriter = ix.writer()
+    writer = open_writer(ix)
     try:
         for kind, doc in writes:
             if kind == "add":
@@ -184,11 +223,64 @@ def _write_batch(ix: Any, batch: list[FeedItem]) -> WriteReport:
                 writer.update_document(**doc)
                 report.updated += 1
     except BaseException:
-        writer.cancel()
+        _abandon(writer)
         raise
-    writer.commit()
+    _commit(writer)
     report.committed_ids.extend(doc["id"] for _, doc in writes)
     return report
+
+
+def _open_or_create(store: IndexStore) -> Any:
+    if store.exists():
+        return store.open()
+    path, ix = store.create_generation()
+    try:
+        store.make_live(path)
+    except BaseException:
+        ix.close()
+        store.discard(path)
+        raise
+    return ix
+
+
+def _commit(writer: Any, **options: Any) -> None:
+    try:
+        writer.commit(**options)
+    except BaseException:
+        _abandon(writer)
+        raise
+
+
+def _abandon(writer: Any) -> None:
+    """Cancel a writer that failed part-way, leaving neither Whoosh's lock held nor its new files.
+
+    Whoosh releases its own lock only when a commit or cancel succeeds: after a write that failed
+    (disk full), a cancel can fail too, and every later write in this process, such as the poll
+    worker's next one, would wait on a lock no one else holds. The files the failed writer made are
+    in no table of contents; deleting them gives back their space, so the next write can succeed once
+    the disk has room.
+    """
+    with contextlib.suppress(Exception):
+        writer.cancel()
+    lock = writer.writelock
+    if lock is not None and lock.fd is not None:
+        with contextlib.suppress(Exception):
+            lock.release()
+    with contextlib.suppress(Exception):
+        toc = TOC.read(writer.storage, writer.indexname)
+        clean_files(writer.storage, writer.indexname, toc.generation, toc.segments)
+
+
+@contextlib.contextmanager
+def _index_io(store: IndexStore) -> Iterator[None]:
+    """Turn an OS error while writing the index (disk full, read-only file system) into IndexWriteError."""
+    try:
+        yield
+    except OSError as exc:
+        reason = f"{exc.strerror} ({errno.errorcode.get(exc.errno, exc.errno)})" if exc.errno else str(exc)
+        raise IndexWriteError(
+            f"cannot write to the index at {store.root}: {reason}; it still holds everything committed before"
+        ) from exc
 
 
 def _batches(items: Iterable[FeedItem], size: int) -> Iterable[list[FeedItem]]:

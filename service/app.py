@@ -6,11 +6,23 @@ from flask import Flask, Response, request
 from flask.json.provider import DefaultJSONProvider
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from . import engine, errors, health_api, items_api, search_api, spec_api
+from . import (
+    cors,
+    engine,
+    errors,
+    feeds_api,
+    health_api,
+    items_api,
+    metrics_api,
+    observability,
+    pages_api,
+    ratelimit,
+    search_api,
+    search_feeds_api,
+    spec_api,
+    suggest_api,
+)
 from .config import Settings
-
-# No endpoint takes a body yet; anything bigger than this is refused before a handler runs.
-MAX_BODY_BYTES = 1024 * 1024
 
 
 class JSONProvider(DefaultJSONProvider):
@@ -29,14 +41,19 @@ def create_app(settings: Settings | None = None) -> Flask:
     settings = Settings.from_env() if settings is None else settings
     app = Flask(__name__, static_folder=None)
     app.config["FEEDSIFT_SETTINGS"] = settings
-    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.json = JSONProvider(app)
 
+    observability.init_app(app)
     errors.init_app(app)
     engine.init_app(app, settings)
     spec_api.load_spec(app)
-    for module in (search_api, items_api, health_api, spec_api):
+    for module in (search_api, items_api, feeds_api, health_api, spec_api):
         app.register_blueprint(module.bp)
+    for module in (search_feeds_api, suggest_api, metrics_api, pages_api):
+        app.register_blueprint(module.bp)
+    cors.init_app(app, settings)
+    ratelimit.init_app(app, settings)
 
     app.before_request(_refuse_large_bodies)
     app.after_request(_harden)
@@ -44,7 +61,9 @@ def create_app(settings: Settings | None = None) -> Flask:
 
 
 def _refuse_large_bodies() -> None:
-    # Werkzeug only enforces MAX_CONTENT_LENGTH when a handler reads the body; none of ours do yet.
+    # Werkzeug only enforces MAX_CONTENT_LENGTH when a handler reads the body; a declared size over it is
+    # refused here, before the token check and on endpoints that never read a body. A chunked body, which
+    # declares none, is refused by service.bodies as it is read.
     limit = request.max_content_length
     if limit is not None and (request.content_length or 0) > limit:
         raise RequestEntityTooLarge(f"The request body is over the limit of {limit} bytes.")

@@ -5,14 +5,22 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from limits import parse_many
+
 # The spec is kept once, at the repository root; service/openapi.yaml is a symlink to it so that an
 # installed package (package-data takes service/*.yaml, following the link) carries the same file.
 OPENAPI_PATH = Path(__file__).resolve().parent / "openapi.yaml"
+# An origin as browsers send it: scheme, host and an optional port, nothing after.
+_ORIGIN = re.compile(r"https?://[A-Za-z0-9.-]+(?::[0-9]{1,5})?|https?://\[[0-9A-Fa-f:.]+\](?::[0-9]{1,5})?")
+_TOKEN = re.compile(r"[A-Za-z0-9._~+/-]+=*")
+# Long enough that guessing is hopeless even without rate limits; `openssl rand -hex 32` gives 64.
+MIN_TOKEN_CHARS = 16
 
 
 class ConfigError(ValueError):
@@ -35,8 +43,67 @@ def _seconds(text: str) -> float:
     return value
 
 
-def _setting(env: str, parse: Callable[[str], Any], help_text: str, default: Any) -> Any:
-    return field(default=default, metadata={"env": env, "parse": parse, "help": help_text})
+def _origins(text: str) -> tuple[str, ...]:
+    origins = tuple(part.strip().rstrip("/") for part in text.split(",") if part.strip())
+    for origin in origins:
+        if origin != "*" and not _ORIGIN.fullmatch(origin):
+            raise ValueError(f"{origin!r} is not an origin such as https://app.example.org or * (no path)")
+    return origins
+
+
+def _token(text: str) -> str:
+    # RFC 6750's b64token characters, so the token fits an Authorization header as it stands.
+    if not _TOKEN.fullmatch(text):
+        raise ValueError("may hold only letters, digits and - . _ ~ + / (and = at the end)")
+    if len(text) < MIN_TOKEN_CHARS:
+        raise ValueError(f"must be at least {MIN_TOKEN_CHARS} characters long (try `openssl rand -hex 32`)")
+    return text
+
+
+def _flag(text: str) -> bool:
+    value = text.lower()
+    if value in ("1", "true", "yes"):
+        return True
+    if value in ("0", "false", "no"):
+        return False
+    raise ValueError("must be 1, true or yes (or 0, false or no)")
+
+
+def _bytes(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise ValueError("must be a whole number of bytes, such as 1048576") from None
+    if value < 1:
+        raise ValueError("must be at least 1 byte")
+    return value
+
+
+def _timeout(text: str) -> float:
+    value = _seconds(text)
+    if value == 0:
+        raise ValueError("must be more than 0 seconds")
+    return value
+
+
+def _rate(text: str) -> str:
+    # Flask-Limiter's notation, checked here so that a typo stops the start rather than the first request.
+    try:
+        rates = parse_many(text)
+    except ValueError:
+        raise ValueError("must be a rate such as 100/minute, or several joined by ; (10/second;1000/hour)") \
+            from None
+    if any(rate.amount < 1 for rate in rates):
+        raise ValueError("must allow at least 1 request per period")
+    return text
+
+
+def _setting(env: str, parse: Callable[[str], Any], help_text: str, default: Any, *,
+             shown: str | None = None, secret: bool = False) -> Any:
+    # ``shown`` is the default as the README's table spells it, where str(default) would read oddly.
+    # A ``secret`` value is left out of the settings' repr and of every error message about it.
+    metadata = {"env": env, "parse": parse, "help": help_text, "shown": shown, "secret": secret}
+    return field(default=default, metadata=metadata, repr=not secret)
 
 
 @dataclass(frozen=True)
@@ -53,6 +120,48 @@ class Settings:
         "Seconds between checks for a newer index; new items are searchable within this time "
         "plus one commit.",
         0.5,
+    )
+    api_token: str = _setting(
+        "FEEDSIFT_API_TOKEN", _token,
+        "Bearer token the write API (`/v1/feeds`, `POST` and `DELETE /v1/items`) requires; unset, those "
+        "endpoints answer 403. At least 16 characters (`openssl rand -hex 32`).",
+        "", shown="(none)", secret=True,
+    )
+    max_body_bytes: int = _setting(
+        "FEEDSIFT_MAX_BODY_BYTES", _bytes,
+        "Largest request body accepted, in bytes; a bigger one is refused with a 413.",
+        1024 * 1024,
+    )
+    allow_private_feeds: bool = _setting(
+        "FEEDSIFT_ALLOW_PRIVATE_FEEDS", _flag,
+        "`1`, `true` or `yes` lets feeds be fetched from loopback and private addresses (`feedsift poll` "
+        "and `add URL` read it too).",
+        False, shown="0",
+    )
+    fetch_timeout: float = _setting(
+        "FEEDSIFT_FETCH_TIMEOUT", _timeout,
+        "Seconds allowed for each phase of a feed fetch: connect, headers, body (`feedsift poll "
+        "--timeout`).",
+        10.0, shown="10",
+    )
+    fetch_max_bytes: int = _setting(
+        "FEEDSIFT_FETCH_MAX_BYTES", _bytes,
+        "Largest feed body accepted, before and after decompression (`feedsift poll --max-bytes`).",
+        10 * 1024 * 1024,
+    )
+    cors_origins: tuple[str, ...] = _setting(
+        "FEEDSIFT_CORS_ORIGINS", _origins,
+        "Comma-separated origins (`https://app.example.org`) whose pages may call the API from a browser, "
+        "or `*` for any; unset sends no CORS headers.",
+        (), shown="(none)",
+    )
+    rate_limit: str = _setting(
+        "FEEDSIFT_RATE_LIMIT", _rate,
+        "Requests each client address may make, such as `100/minute` (`;` joins several: "
+        "`10/second;1000/hour`); more are answered 429 with `Retry-After`. Counted in memory by each "
+        "gunicorn worker, so a client may get up to this many per worker. Unset: no limit. Health "
+        "checks and `/metrics` are never limited.",
+        "", shown="(none)",
     )
 
     @classmethod
@@ -71,13 +180,15 @@ class Settings:
             try:
                 values[f.name] = f.metadata["parse"](raw.strip())
             except ValueError as exc:
-                raise ConfigError(f"{name}={raw!r}: {exc}") from None
+                shown = "(hidden)" if f.metadata.get("secret") else repr(raw)
+                raise ConfigError(f"{name}={shown}: {exc}") from None
         return cls(**values)
 
     @classmethod
     def variables(cls) -> list[tuple[str, str, str]]:
         """Return (variable, default, description) for every setting, as the README's table lists them."""
         return [
-            (f.metadata["env"], str(f.default), f.metadata["help"])
+            (f.metadata["env"], str(f.default) if f.metadata.get("shown") is None else f.metadata["shown"],
+             f.metadata["help"])
             for f in dataclasses.fields(cls)
         ]

@@ -1,13 +1,17 @@
-"""Item endpoints: ``GET /v1/items/{item_id}`` and ``GET /v1/items/{item_id}/similar``."""
+"""Item endpoints: read (``GET /v1/items/{item_id}``, ``.../similar``) and write (``POST /v1/items``,
+``DELETE /v1/items/{item_id}``, which need the API token)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, request
+from flask import Blueprint, Response, request
 from werkzeug.exceptions import NotFound
 
-from .engine import search_index
+from .auth import requires_token
+from .bodies import MAX_REPORTED_ERRORS, item_batch
+from .engine import delete_item, search_index, upsert_items
+from .errors import BodyError
 from .schemas import HitSchema, ItemSchema, NoArgs, SimilarArgs, load_args
 
 bp = Blueprint("items", __name__, url_prefix="/v1/items")
@@ -36,3 +40,37 @@ def similar_items(item_id: str) -> dict[str, Any]:
     if hits is None:
         raise _unknown(item_id)
     return {"id": item_id, "hits": HitSchema(many=True).dump(hits)}
+
+
+@bp.post("")
+@requires_token
+def add_items() -> dict[str, Any]:
+    """Add or update the items of a JSON array or JSON Lines body; records that are not items are reported.
+
+    A 200 reports what went in and what did not; a body with no usable item at all is a 400.
+    """
+    load_args(NoArgs(), request.args)
+    batch = item_batch()
+    if not batch.items:
+        if not batch.failures:
+            raise BodyError("The body holds no item.")
+        raise BodyError("No record in the body is a usable item.", {"body": batch.messages()})
+    report = upsert_items(batch.items)
+    return {
+        "added": report.added,
+        "updated": report.updated,
+        "unchanged": report.unchanged,
+        "failed": len(batch.failures),
+        "ids": list(dict.fromkeys(item.id for item in batch.items)),
+        "errors": [{batch.position: at, "error": why} for at, why in batch.failures[:MAX_REPORTED_ERRORS]],
+    }
+
+
+@bp.delete("/<item_id>")
+@requires_token
+def remove_item(item_id: str) -> Response:
+    """Delete an item: it is gone from search, facets, sources and lookup from the next request on."""
+    load_args(NoArgs(), request.args)
+    if not delete_item(item_id):
+        raise _unknown(item_id)
+    return Response(status=204)

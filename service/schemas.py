@@ -13,7 +13,15 @@ from index.query import MAX_QUERY_CHARS
 from index.searcher import MAX_WINDOW, SORTS, SearchRequest
 
 MAX_PER_PAGE = 100
+# Each source is a term of the filter; a few dozen is any real use, thousands would be a cheap CPU attack.
+MAX_SOURCES = 20
 MAX_SIMILAR = 50
+MAX_SUGGESTIONS = 20
+# Suggestions complete what someone is typing; a longer text is a search, not a prefix.
+MAX_SUGGEST_CHARS = 200
+# A feed URL longer than this is not a feed URL anyone types or exports; source names are labels.
+MAX_FEED_URL_CHARS = 2048
+MAX_SOURCE_CHARS = 200
 
 
 class UtcDateTime(fields.Field[datetime]):
@@ -41,16 +49,18 @@ class UtcDateTime(fields.Field[datetime]):
                      **kwargs: Any) -> datetime:
         if not isinstance(value, str):
             raise self.make_error("invalid")
-        text = value.strip()
+        # RFC 3339 allows a lower-case "t" and "z", which fromisoformat does not take.
+        text = value.strip().upper()
         try:
-            if "T" not in text.upper() and " " not in text:
+            if "T" not in text and " " not in text:
                 day = date.fromisoformat(text)
                 start = datetime.combine(day, time(0), tzinfo=UTC)
                 return start + timedelta(days=1, microseconds=-1) if self.end_of_day else start
             stamp = datetime.fromisoformat(text)
-        except ValueError:
+            # An offset can carry a time at either end of the calendar past it (0001-01-01T00:00+01:00).
+            return stamp.replace(tzinfo=UTC) if stamp.tzinfo is None else stamp.astimezone(UTC)
+        except (ValueError, OverflowError):
             raise self.make_error("invalid") from None
-        return stamp.replace(tzinfo=UTC) if stamp.tzinfo is None else stamp.astimezone(UTC)
 
 
 class ArgsSchema(Schema):
@@ -64,7 +74,11 @@ class SearchArgs(ArgsSchema):
     """The parameters of ``GET /v1/search``."""
 
     q = fields.String(load_default="", validate=validate.Length(max=MAX_QUERY_CHARS))
-    source = fields.List(fields.String(validate=validate.Length(min=1)), load_default=list)
+    source = fields.List(
+        fields.String(validate=validate.Length(min=1, max=MAX_SOURCE_CHARS)), load_default=list,
+        validate=validate.Length(max=MAX_SOURCES, error="Given more than {max} times; at most {max} sources "
+                                 "can be combined in one search."),
+    )
     since = UtcDateTime(load_default=None)
     until = UtcDateTime(end_of_day=True, load_default=None)
     sort = fields.String(load_default="relevance", validate=validate.OneOf(SORTS))
@@ -201,3 +215,84 @@ class SourceSchema(Schema):
     name = fields.String()
     count = fields.Integer()
     newest = UtcDateTime()
+
+
+class FeedArgs(SearchArgs):
+    """The parameters of ``GET /v1/search.atom`` and ``/v1/search.json``: a search, newest first."""
+
+    sort = fields.String(load_default="newest", validate=validate.OneOf(SORTS))
+    per_page = fields.Integer(load_default=20, validate=validate.Range(min=1, max=MAX_PER_PAGE))
+
+
+class SuggestArgs(ArgsSchema):
+    """The parameters of ``GET /v1/suggest``."""
+
+    q = fields.String(required=True, validate=validate.Length(min=1, max=MAX_SUGGEST_CHARS))
+    limit = fields.Integer(load_default=8, validate=validate.Range(min=1, max=MAX_SUGGESTIONS))
+
+
+class BodySchema(Schema):
+    """Base of every JSON body schema: an unknown field is an error, not silently ignored."""
+
+    class Meta:
+        unknown = RAISE
+
+
+class AddFeedArgs(BodySchema):
+    """The JSON body of ``POST /v1/feeds``."""
+
+    url = fields.String(required=True, validate=validate.Length(min=1, max=MAX_FEED_URL_CHARS))
+    source = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=MAX_SOURCE_CHARS))
+
+
+class RegisteredFeedSchema(Schema):
+    """A registered feed and its health, as ``/v1/feeds`` lists it."""
+
+    id = fields.Integer()
+    url = fields.String()
+    source = fields.String(allow_none=True)
+    title = fields.String(allow_none=True)
+    enabled = fields.Boolean()
+    last_status = fields.Integer(allow_none=True)
+    last_polled = UtcDateTime()
+    last_success = UtcDateTime()
+    last_error = fields.String(allow_none=True)
+    last_warning = fields.String(allow_none=True)
+    consecutive_failures = fields.Integer()
+    next_poll = UtcDateTime()
+    item_count = fields.Integer()
+    created = UtcDateTime()
+
+
+class PollSchema(Schema):
+    """What ``POST /v1/feeds/{feed_id}/poll`` did: the outcome, the index writes and the feed after it."""
+
+    outcome = fields.String()
+    status = fields.Integer(allow_none=True)
+    added = fields.Function(lambda result: result.report.added if result.report else 0)
+    updated = fields.Function(lambda result: result.report.updated if result.report else 0)
+    unchanged = fields.Function(lambda result: result.report.unchanged if result.report else 0)
+    warning = fields.String(allow_none=True)
+    error = fields.String(allow_none=True)
+    moved_to = fields.String(allow_none=True)
+    feed = fields.Nested(RegisteredFeedSchema)
+
+
+
+class TitleSuggestionSchema(Schema):
+    """A title completion; ``title`` is plain text."""
+
+    id = fields.String()
+    title = fields.String()
+    source = fields.String()
+    published = UtcDateTime()
+
+
+class SourceSuggestionSchema(Schema):
+    name = fields.String()
+    count = fields.Integer()
+
+
+class SuggestionsSchema(Schema):
+    titles = fields.List(fields.Nested(TitleSuggestionSchema))
+    sources = fields.List(fields.Nested(SourceSuggestionSchema))

@@ -3,26 +3,15 @@
 from __future__ import annotations
 
 import json
-import os
 import re
-import signal
-import socket
-import subprocess
-import sys
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from tests.support.indexes import SAMPLE_FILES
-from tests.support.paths import REPO
+from tests.support.gunicorn import Server, feedsift, gunicorn, sample_env
 
-BIN = Path(sys.executable).parent
 # The access log line carries the worker's pid, so the test can tell which worker answered.
 ACCESS_FORMAT = 'pid=%(p)s "%(r)s" %(s)s'
 PROBE_LINE = re.compile(r'pid=<?(\d+)>? "GET /v1/search\?q=quasar&per_page=1&page=(\d+) ')
@@ -36,74 +25,12 @@ NEW_ITEM = {
 }
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def feedsift(*args: str, env: dict[str, str]) -> None:
-    result = subprocess.run([str(BIN / "feedsift"), *args], env=env, capture_output=True, text=True,
-                            timeout=60, check=False)
-    assert result.returncode == 0, result.stderr
-
-
-@dataclass
-class Server:
-    base: str
-    log: Path
-    index_dir: Path
-    env: dict[str, str]
-
-    def get(self, path: str) -> tuple[int, Any]:
-        try:
-            with urllib.request.urlopen(self.base + path, timeout=5) as response:
-                return response.status, json.load(response)
-        except urllib.error.HTTPError as exc:
-            with exc:
-                return exc.code, json.load(exc)
-
-    def log_text(self) -> str:
-        return self.log.read_text("utf-8", errors="replace")
-
-
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[Server]:
     """Serve an index of the samples, built by the CLI, from gunicorn with two workers; stop it by pid."""
-    index_dir = tmp_path / "index"
-    env = {**os.environ, "FEEDSIFT_INDEX_DIR": str(index_dir), "FEEDSIFT_REOPEN_INTERVAL": "0.5"}
-    feedsift("add", "--index", str(index_dir), *map(str, SAMPLE_FILES), env=env)
-    port = free_port()
-    srv = Server(f"http://127.0.0.1:{port}", tmp_path / "gunicorn.log", index_dir, env)
-    # A file, not a pipe: nobody reads a pipe while the test runs, and a full one would block the server.
-    with srv.log.open("wb") as out:
-        process = subprocess.Popen(
-            [str(BIN / "gunicorn"), "-c", "gunicorn.conf.py", "--bind", f"127.0.0.1:{port}",
-             "--workers", "2", "--access-logformat", ACCESS_FORMAT,
-             # Concurrent runs would otherwise share one control socket in $HOME.
-             "--no-control-socket", "service.app:create_app()"],
-            cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT,
-        )
-    try:
-        deadline = time.monotonic() + 15
-        while True:
-            assert process.poll() is None, srv.log_text()
-            try:
-                if srv.get("/healthz")[0] == 200:
-                    break
-            except OSError:
-                pass
-            assert time.monotonic() < deadline, "gunicorn did not answer /healthz:\n" + srv.log_text()
-            time.sleep(0.1)
+    env = sample_env(tmp_path)
+    with gunicorn(env, tmp_path / "gunicorn.log", args=("--access-logformat", ACCESS_FORMAT)) as srv:
         yield srv
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=5)
 
 
 def answered_by(server: Server, markers: set[int], wait: float = 2.0) -> dict[int, str]:

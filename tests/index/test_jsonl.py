@@ -50,3 +50,11 @@ def test_bad_lines_are_reported_with_their_number_and_skipped() -> None:
 def test_source_override_applies_to_every_line() -> None:
     parsed = parse_jsonl('{"title": "x", "source": "A"}\n{"title": "y"}', source="Forced")
     assert {i.source for i in parsed.items} == {"Forced"}
+
+
+def test_lines_end_only_at_newlines() -> None:
+    # JSON allows U+2028 and U+0085 unescaped in strings; str.splitlines() would cut such a record in two.
+    text = '{"title": "One\u2028two\u0085three"}\r\n{"title": "Four"}\n'
+    parsed = parse_jsonl(text)
+    assert not parsed.errors
+    assert [item.title for item in parsed.items] == ["One two three", "Four"]

@@ -140,7 +140,8 @@ class _Tags(HTMLParser):
 
 
 def test_highlights_escape_item_text_and_carry_only_mark(index: SearchIndex) -> None:
-    hit = next(h for h in index.search(SearchRequest(q="learning escaping", per_page=100)).hits if h.id == "x4")
+    hits = index.search(SearchRequest(q="learning escaping", per_page=100)).hits
+    hit = next(h for h in hits if h.id == "x4")
     for html in hit.highlights.values():
         parser = _Tags()
         parser.feed(html)
@@ -200,3 +201,18 @@ def test_new_commits_and_deletions_are_seen_without_refresh(index: SearchIndex, 
     assert index.get("x1") is None
     facets = index.search(SearchRequest(q="")).source_facets
     assert "Alpha" not in {f.value for f in facets}
+
+
+def test_invalidate_makes_the_next_read_see_a_write_despite_a_long_check_interval(tmp_path: Path) -> None:
+    root = tmp_path / "ix"
+    write_items(IndexStore(root), jsonl_items(EXTRA))
+    idx = SearchIndex(root, check_interval=3600)
+    try:
+        assert idx.get("x1") is not None
+        delete_items(IndexStore(root), ["x1"])
+        assert idx.get("x1") is not None  # the open view is served until the interval is up...
+        idx.invalidate()
+        assert idx.get("x1") is None  # ...unless the writer says the index changed
+        assert "x1" not in all_ids(idx)
+    finally:
+        idx.close()

@@ -199,7 +199,8 @@ def test_killed_rebuild_leaves_the_old_index_usable(tmp_path: Path) -> None:
     finally:
         index.close()
     # The next write proceeds without manual steps, and the next rebuild clears the stray generation.
-    assert write_items(IndexStore(root), jsonl_items([{"id": "z", "title": "after"}]), lock_timeout=2).added == 1
+    after = jsonl_items([{"id": "z", "title": "after"}])
+    assert write_items(IndexStore(root), after, lock_timeout=2).added == 1
     rebuild(IndexStore(root), items_from(SAMPLE_FILES))
     assert len(list(root.glob("gen-*"))) == 2
 

@@ -22,6 +22,25 @@ def test_every_variable_is_read() -> None:
     assert settings == Settings(index_dir=Path("/srv/index"), reopen_interval=2.0)
 
 
+def test_the_write_api_and_fetch_variables_are_read() -> None:
+    settings = Settings.from_env({
+        "FEEDSIFT_API_TOKEN": "0123456789abcdef0123456789abcdef", "FEEDSIFT_MAX_BODY_BYTES": "2048",
+        "FEEDSIFT_ALLOW_PRIVATE_FEEDS": "Yes", "FEEDSIFT_FETCH_TIMEOUT": "2.5",
+        "FEEDSIFT_FETCH_MAX_BYTES": "1000",
+    })
+    assert settings == Settings(api_token="0123456789abcdef0123456789abcdef", max_body_bytes=2048,
+                                allow_private_feeds=True, fetch_timeout=2.5, fetch_max_bytes=1000)
+    assert Settings.from_env({"FEEDSIFT_ALLOW_PRIVATE_FEEDS": "0"}).allow_private_feeds is False
+    assert Settings().api_token == ""
+
+
+def test_a_bad_token_is_refused_without_being_echoed() -> None:
+    with pytest.raises(ConfigError) as caught:
+        Settings.from_env({"FEEDSIFT_API_TOKEN": "secret!value"})
+    assert str(caught.value).startswith("FEEDSIFT_API_TOKEN=(hidden): ")
+    assert "secret" not in str(caught.value)
+
+
 def test_empty_values_keep_the_default() -> None:
     assert Settings.from_env({"FEEDSIFT_INDEX_DIR": " ", "FEEDSIFT_REOPEN_INTERVAL": ""}) == Settings()
 
@@ -35,6 +54,15 @@ def test_other_variables_are_ignored() -> None:
     ("FEEDSIFT_REOPEN_INTERVAL", "-1"),
     ("FEEDSIFT_REOPEN_INTERVAL", "nan"),
     ("FEEDSIFT_REOPEN_INTERVAL", "1e9"),
+    ("FEEDSIFT_API_TOKEN", "too-short"),
+    ("FEEDSIFT_API_TOKEN", "has spaces in the middle of it"),
+    ("FEEDSIFT_API_TOKEN", "caf\u00e9-caf\u00e9-caf\u00e9-caf\u00e9"),
+    ("FEEDSIFT_MAX_BODY_BYTES", "1MiB"),
+    ("FEEDSIFT_MAX_BODY_BYTES", "0"),
+    ("FEEDSIFT_ALLOW_PRIVATE_FEEDS", "maybe"),
+    ("FEEDSIFT_FETCH_TIMEOUT", "0"),
+    ("FEEDSIFT_FETCH_TIMEOUT", "ten"),
+    ("FEEDSIFT_FETCH_MAX_BYTES", "-5"),
 ])
 def test_bad_values_are_refused_naming_the_variable(name: str, value: str) -> None:
     with pytest.raises(ConfigError, match=f"^{name}="):

@@ -12,7 +12,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from index.store import IndexStore, read_meta, write_meta
-from service.app import MAX_BODY_BYTES
+from service.config import Settings
 from service.errors import PROBLEMS
 from tests.support.api import assert_problem, spec
 
@@ -26,7 +26,15 @@ ERROR_PATHS: list[tuple[str, str, int, str, str | None]] = [
     ("GET", "/v1/items/nope/similar", 404, "not-found", None),
     ("GET", "/problems/nope", 404, "not-found", None),
     ("POST", "/v1/search", 405, "method-not-allowed", None),
-    ("DELETE", "/v1/items/extra-001", 405, "method-not-allowed", None),
+    ("DELETE", "/v1/items/extra-001/similar", 405, "method-not-allowed", None),
+    ("DELETE", "/v1/items/extra-001", 403, "writes-disabled", None),
+    ("POST", "/v1/items", 403, "writes-disabled", None),
+    ("GET", "/v1/feeds", 403, "writes-disabled", None),
+    ("POST", "/v1/feeds", 403, "writes-disabled", None),
+    ("GET", "/v1/feeds/1", 403, "writes-disabled", None),
+    ("DELETE", "/v1/feeds/1", 403, "writes-disabled", None),
+    ("POST", "/v1/feeds/1/poll", 403, "writes-disabled", None),
+    ("GET", "/v1/feeds/one", 404, "not-found", None),
     ("PUT", "/healthz", 405, "method-not-allowed", None),
     ("GET", '/v1/search?q="unbalanced', 400, "invalid-query", "q"),
     ("GET", "/v1/search?q=(open", 400, "invalid-query", "q"),
@@ -98,7 +106,7 @@ def test_method_not_allowed_keeps_the_allow_header(client: FlaskClient) -> None:
 
 
 def test_oversized_body_is_a_413_problem(client: FlaskClient) -> None:
-    response = client.get("/v1/search", data=b"x" * (MAX_BODY_BYTES + 1))
+    response = client.get("/v1/search", data=b"x" * (Settings().max_body_bytes + 1))
     assert_problem(response, 413, "payload-too-large")
 
 

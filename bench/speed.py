@@ -1,0 +1,447 @@
+"""The speed benchmark: feedsift's indexing, search, lookups and HTTP service beside FTS5, in one run.
+
+``python bench/speed.py --items 10000 100000 [--runs 3] [--queries 500] [--http] [--out BENCH.md]``
+
+For each corpus size the seeded corpus goes through the product's own JSON Lines ingestion and writer
+(what ``feedsift add`` runs) and through :class:`bench.fts5_peer.Fts5Peer`; both then answer the same
+query set. Each figure is the median of several runs with their min and max, and is also given as a ratio
+to FTS5 measured in the same run: absolute times on a shared machine drift, ratios from one run much less.
+
+Headline latencies are for queries the engine has not seen: every run opens a fresh ``SearchIndex`` (and
+a fresh SQLite connection) and sends each query once. The same queries sent again are reported apart, as
+"repeat", so that no cache can pass for speed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import os
+import platform
+import random
+import shlex
+import shutil
+import sqlite3
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+if __package__ in (None, ""):  # run as a script: make the project root importable
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import numpy as np
+
+from bench import load
+from bench.corpus import SearchParams, generate_items, generate_queries
+from bench.fts5_peer import Fts5Peer
+from index.errors import QueryError
+from index.inputs import load_input
+from index.searcher import SearchIndex, SearchRequest
+from index.store import IndexStore
+from index.writer import write_items
+
+SEED = 42
+QUERY_SEED = 7
+# Corpora at least this large build (and serve over HTTP) only --big-runs times: one 100k build takes
+# minutes, and `make bench` must finish in 15 on two cores.
+BIG = 50_000
+# A query that is not in the query set, for the "open + first query" figure.
+FIRST_QUERY: SearchParams = {"q": "learning"}
+FEEDSIFT, FTS5 = "feedsift", "FTS5"
+# Items per corpus file: `feedsift add` refuses a single input over 64 MB, so large corpora come in
+# parts (~23 MB each) and are ingested as `feedsift add part.00 part.01 ...` would be.
+PART_ITEMS = 20_000
+
+
+@dataclass
+class Row:
+    """One measure of one corpus size: values per run for each engine, and the unit it is read in."""
+
+    label: str
+    unit: str
+    values: dict[str, list[float]] = field(default_factory=dict)
+
+    def add(self, engine: str, value: float) -> None:
+        self.values.setdefault(engine, []).append(value)
+
+
+@dataclass
+class SizeReport:
+    """Every row measured for one corpus size, in display order, and notes on how it was measured."""
+
+    items: int
+    rows: dict[str, Row] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    def row(self, label: str, unit: str) -> Row:
+        """Return the row of this label, added at the end the first time it is asked for."""
+        if label not in self.rows:
+            self.rows[label] = Row(label, unit)
+        return self.rows[label]
+
+
+# -- measuring -------------------------------------------------------------------------------------------
+
+
+def percentiles(times_ms: Sequence[float]) -> tuple[float, float, float]:
+    """Return (p50, p95, p99) of a list of milliseconds."""
+    p50, p95, p99 = np.percentile(np.asarray(times_ms, dtype=float), [50, 95, 99])
+    return float(p50), float(p95), float(p99)
+
+
+def timed(calls: Sequence[Any], fn: Callable[[Any], Any]) -> tuple[list[float], int]:
+    """Call ``fn`` on each argument; return the milliseconds of the calls that succeeded and the failures."""
+    times: list[float] = []
+    failures = 0
+    for arg in calls:
+        started = time.perf_counter()
+        try:
+            fn(arg)
+        except QueryError:
+            failures += 1
+            continue
+        times.append((time.perf_counter() - started) * 1000)
+    return times, failures
+
+
+def to_request(params: SearchParams) -> SearchRequest:
+    """Return the SearchRequest that ``GET /v1/search`` builds from these parameters with its defaults."""
+    since = params.get("since")
+    until = params.get("until")
+    return SearchRequest(
+        q=params.get("q", ""),
+        sources=tuple(params.get("source", [])),
+        since=datetime.fromisoformat(since).replace(tzinfo=UTC) if since else None,
+        # A bare date means the end of that day, as the API reads it.
+        until=(datetime.fromisoformat(until).replace(tzinfo=UTC) + timedelta(days=1, microseconds=-1))
+        if until else None,
+        sort=params.get("sort", "relevance"),
+    )
+
+
+def directory_size(path: Path) -> int:
+    """Return the bytes of every file under ``path``."""
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
+def write_corpus(directory: Path, n: int) -> list[Path]:
+    """Write the seeded n-item corpus as JSON Lines files of PART_ITEMS items; return their paths."""
+    directory.mkdir(parents=True, exist_ok=True)
+    paths: list[Path] = []
+    items = generate_items(n, SEED)
+    while chunk := list(itertools.islice(items, PART_ITEMS)):
+        path = directory / f"part.{len(paths):02d}.jsonl"
+        path.write_text("".join(json.dumps(i, ensure_ascii=False) + "\n" for i in chunk), encoding="utf-8")
+        paths.append(path)
+    return paths
+
+
+def build_feedsift(corpus: Sequence[Path], index_dir: Path) -> tuple[float, float, int, list[str]]:
+    """Ingest the corpus files as ``feedsift add`` does; return (items/s, write_items items/s, bytes, ids)."""
+    if index_dir.exists():
+        shutil.rmtree(index_dir)
+    started = time.perf_counter()
+    items = [item for path in corpus for item in load_input(str(path)).items]
+    parsed = time.perf_counter()
+    write_items(IndexStore(index_dir), items)
+    done = time.perf_counter()
+    size = directory_size(IndexStore(index_dir).current_path())
+    return len(items) / (done - started), len(items) / (done - parsed), size, [i.id for i in items]
+
+
+def build_peer(n: int, directory: Path) -> tuple[float, int]:
+    """Build the FTS5 peer over the same corpus in ``directory``; return (items/s, bytes)."""
+    if directory.exists():
+        shutil.rmtree(directory)
+    directory.mkdir(parents=True)
+    peer = Fts5Peer(directory)
+    try:
+        return peer.build(generate_items(n, SEED))
+    finally:
+        peer.close()
+
+
+def peer_get(db: sqlite3.Connection, item_id: str) -> tuple[Any, ...] | None:
+    """Fetch one whole item from the peer's tables: FTS5's equivalent of ``SearchIndex.get``."""
+    row: tuple[Any, ...] | None = db.execute(
+        "SELECT d.id, d.source, d.published, t.title, t.summary, t.link, t.authors, t.tags "
+        "FROM docs d JOIN texts t ON t.rowid = d.rowid WHERE d.id = ?",
+        (item_id,),
+    ).fetchone()
+    return row
+
+
+def add_latencies(report: SizeReport, label: str, engine: str, times: Sequence[float]) -> None:
+    """Add the p50, p95 and p99 rows of one run's latencies."""
+    if not times:
+        return
+    for name, value in zip(("p50", "p95", "p99"), percentiles(times), strict=True):
+        report.row(f"{label} {name}", "ms").add(engine, value)
+
+
+def measure_queries(report: SizeReport, index_dir: Path, peer_dir: Path, queries: Sequence[SearchParams],
+                    ids: Sequence[str], lookups: int, seed: int) -> None:
+    """One run of the in-process measures on both engines, each opened fresh."""
+    requests = [to_request(p) for p in queries]
+    rng = random.Random(seed)
+    get_ids = rng.sample(list(ids), min(lookups, len(ids)))
+    similar_ids = get_ids[: max(1, lookups // 2)]
+
+    started = time.perf_counter()
+    index = SearchIndex(index_dir)
+    index.search(to_request(FIRST_QUERY))
+    report.row("open + first query", "ms").add(FEEDSIFT, (time.perf_counter() - started) * 1000)
+    try:
+        times, failed = timed(requests, index.search)
+        add_latencies(report, "search", FEEDSIFT, times)
+        report.row("search query errors", "count").add(FEEDSIFT, failed)
+        repeat, _ = timed(requests, index.search)
+        add_latencies(report, "search repeat (seen queries)", FEEDSIFT, repeat)
+        add_latencies(report, "get", FEEDSIFT, timed(get_ids, index.get)[0])
+        add_latencies(report, "similar", FEEDSIFT, timed(similar_ids, index.similar)[0])
+    finally:
+        index.close()
+
+    started = time.perf_counter()
+    peer = Fts5Peer(peer_dir)
+    peer.search(FIRST_QUERY)
+    report.row("open + first query", "ms").add(FTS5, (time.perf_counter() - started) * 1000)
+    try:
+        times, failed = timed(queries, peer.search)
+        add_latencies(report, "search", FTS5, times)
+        report.row("search query errors", "count").add(FTS5, failed)
+        repeat, _ = timed(queries, peer.search)
+        add_latencies(report, "search repeat (seen queries)", FTS5, repeat)
+    finally:
+        peer.close()
+    db = sqlite3.connect(peer_dir / "peer.sqlite3")
+    try:
+        add_latencies(report, "get", FTS5, timed(get_ids, lambda i: peer_get(db, i))[0])
+    finally:
+        db.close()
+
+
+def measure_http(report: SizeReport, index_dir: Path, log: Path, ids: Sequence[str], requests: int,
+                 concurrency: Sequence[int], queries: int) -> bool:
+    """One run of the HTTP measures over real gunicorn; False (with a note) when search is not served."""
+    with load.serve(index_dir, log) as server:
+        status, after = load.first_answer(server, load.search_path(FIRST_QUERY))
+        if status != 200:
+            report.notes.append(
+                f"HTTP skipped: /v1/search answered {status} (not served by the app yet); log: {log}"
+            )
+            return False
+        report.row("HTTP start to first answered query", "s").add(FEEDSIFT, after)
+        load.open_every_worker(server)
+        for level, conns in enumerate(concurrency):
+            # A query set of its own per level: no level is served queries another already sent.
+            paths = load.mixed_requests(
+                requests, generate_queries(queries, seed=100 + level), ids, seed=level
+            )
+            result = load.run_load(server.host, server.port, paths, conns)
+            prefix = f"HTTP {conns} conn"
+            report.row(f"{prefix} req/s", "req/s").add(FEEDSIFT, result.rate)
+            for name, p in (("p50", 50), ("p95", 95), ("p99", 99)):
+                report.row(f"{prefix} {name}", "ms").add(FEEDSIFT, result.percentile(p))
+            report.row(f"{prefix} errors", "count").add(FEEDSIFT, result.errors)
+            report.row(f"{prefix} timeouts", "count").add(FEEDSIFT, result.timeouts)
+        workers = [load.memory(pid) for pid in server.workers()]
+        if workers:
+            report.row("worker RSS (largest)", "MB").add(FEEDSIFT, max(m.rss for m in workers))
+            report.row("worker PSS (largest)", "MB").add(FEEDSIFT, max(m.pss for m in workers))
+            report.row("worker private (largest)", "MB").add(FEEDSIFT, max(m.private for m in workers))
+    return True
+
+
+def bench_size(n: int, work: Path, *, runs: int, big_runs: int, queries: int, lookups: int, http: bool,
+               http_requests: int, concurrency: Sequence[int]) -> SizeReport:
+    """Measure everything for one corpus size."""
+    report = SizeReport(n)
+    load_before = os.getloadavg()[0]
+    heavy_runs = big_runs if n >= BIG else runs
+    base = work / f"{n}"
+    base.mkdir(parents=True, exist_ok=True)
+    log(f"[{n:,}] writing corpus")
+    corpus = write_corpus(base / "corpus", n)
+    ids: list[str] = []
+    for run in range(heavy_runs):
+        log(f"[{n:,}] build {run + 1}/{heavy_runs}: feedsift")
+        rate, write_rate, size, ids = build_feedsift(corpus, base / "index")
+        report.row("indexing (JSONL ingest + write_items)", "items/s").add(FEEDSIFT, rate)
+        report.row("indexing (write_items / peer db work only)", "items/s").add(FEEDSIFT, write_rate)
+        report.row("index size", "MB").add(FEEDSIFT, size / 1e6)
+        log(f"[{n:,}] build {run + 1}/{heavy_runs}: FTS5 ({rate:,.0f} items/s for feedsift)")
+        peer_rate, peer_size = build_peer(n, base / "peer")
+        report.row("indexing (JSONL ingest + write_items)", "items/s").add(FTS5, peer_rate)
+        report.row("indexing (write_items / peer db work only)", "items/s").add(FTS5, peer_rate)
+        report.row("index size", "MB").add(FTS5, peer_size / 1e6)
+    query_set = generate_queries(queries, seed=QUERY_SEED)
+    for run in range(runs):
+        log(f"[{n:,}] queries {run + 1}/{runs}")
+        measure_queries(report, base / "index", base / "peer", query_set, ids, lookups, seed=run)
+    if http:
+        for run in range(heavy_runs):
+            log(f"[{n:,}] HTTP {run + 1}/{heavy_runs}")
+            if not measure_http(report, base / "index", base / f"gunicorn-{run + 1}.log", ids, http_requests,
+                                concurrency, queries):
+                log(report.notes[-1])
+                break
+    report.notes.append(
+        f"{runs} runs of the in-process queries, {heavy_runs} of indexing"
+        + (" and HTTP" if http else "")
+        + (f" (corpora of {BIG:,}+ items run those --big-runs times)" if n >= BIG else "")
+    )
+    # Other work on the machine slows every figure; the one-minute load average shows how much there was.
+    report.notes.append(
+        f"load average (1 min) {load_before:.1f} at the start of this size, "
+        f"{os.getloadavg()[0]:.1f} at its end, on {len(os.sched_getaffinity(0))} cores"
+    )
+    return report
+
+
+# -- reporting -------------------------------------------------------------------------------------------
+
+
+def _fmt(value: float, unit: str) -> str:
+    if value != value:  # nan: nothing was measured
+        return "-"
+    if unit == "count":
+        return f"{value:.0f}"
+    if abs(value) >= 100:
+        return f"{value:,.0f}"
+    if abs(value) >= 10:
+        return f"{value:.1f}"
+    return f"{value:.2f}"
+
+
+def _cell(values: list[float] | None, unit: str) -> tuple[str, str]:
+    if not values:
+        return "", ""
+    median = float(np.median(values))
+    spread = f"{_fmt(min(values), unit)}–{_fmt(max(values), unit)}" if len(values) > 1 else "1 run"
+    return _fmt(median, unit), spread
+
+
+def format_report(report: SizeReport) -> str:
+    """Return one corpus size's figures as a markdown table."""
+    lines = [
+        f"### {report.items:,} items",
+        "",
+        "| measure | unit | runs | feedsift | min–max | FTS5 | min–max | feedsift ÷ FTS5 |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for row in report.rows.values():
+        ours, peer = row.values.get(FEEDSIFT), row.values.get(FTS5)
+        ratio = ""
+        if ours and peer and row.unit != "count":
+            denominator = float(np.median(peer))
+            ratio = f"{float(np.median(ours)) / denominator:.2f}" if denominator else ""
+        runs = len(ours or peer or [])
+        lines.append(
+            f"| {row.label} | {row.unit} | {runs} | {' | '.join(_cell(ours, row.unit))} | "
+            f"{' | '.join(_cell(peer, row.unit))} | {ratio} |"
+        )
+    lines.append("")
+    lines += [f"- {note}" for note in report.notes]
+    return "\n".join(lines)
+
+
+def machine() -> str:
+    """Return the machine line: cores, CPU model and Python version."""
+    model = "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    cores = len(os.sched_getaffinity(0))
+    return f"nproc {cores}, {model}, Python {platform.python_version()}"
+
+
+METHOD = """\
+How to read it: every figure is the median of its runs, with min–max; "feedsift ÷ FTS5" divides the
+medians (above 1 for times means feedsift is slower, below 1 for items/s means it indexes slower).
+Indexing for feedsift is the product's own path (`load_input` of the JSON Lines file, then
+`write_items`, commits of 2,000); for FTS5 it is the peer's database work only. Search is the full
+default `/v1/search` work (`SearchIndex.search`: top 10 with exact total, source and month facets,
+highlights and snippets) against the peer's top 10 with exact total and source and month counts.
+Every run opens a fresh `SearchIndex` and a fresh SQLite connection and sends each query once; the
+"repeat" rows send the same queries again. HTTP: gunicorn with `gunicorn.conf.py` (2 sync workers,
+preloaded app, access log to a file) over the same index; each worker opens its index through
+`/readyz` first; each connection level sends a fixed list of requests (70% searches from a query set
+of its own, 12% item lookups, 6% similar items, 12% browsing by newest). Memory is read from
+`/proc/<pid>/smaps_rollup` after the load."""
+
+
+def render(reports: Sequence[SizeReport], command: str) -> str:
+    """Return the whole benchmark section: command, date, machine, method and one table per size."""
+    head = [
+        "## Speed benchmark",
+        "",
+        f"- command: `{command}`",
+        f"- date: {datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')}",
+        f"- machine: {machine()}",
+        "",
+        METHOD,
+        "",
+    ]
+    return "\n".join(head + [format_report(r) + "\n" for r in reports])
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark for each size and print (and optionally write) the markdown tables."""
+    parser = argparse.ArgumentParser(prog="python bench/speed.py", description=main.__doc__)
+    parser.add_argument("--items", type=int, nargs="+", default=[10_000, 100_000])
+    parser.add_argument("--runs", type=int, default=3, help="runs of each measure (default 3)")
+    parser.add_argument("--big-runs", type=int, default=1,
+                        help=f"runs of indexing and HTTP for corpora of {BIG:,}+ items (default 1)")
+    parser.add_argument("--queries", type=int, default=500, help="size of the query set")
+    parser.add_argument("--lookups", type=int, default=200,
+                        help="item lookups per run (half as many similar items)")
+    parser.add_argument("--http", action="store_true", help="also measure real gunicorn under load")
+    parser.add_argument("--http-requests", type=int, default=load.DEFAULT_REQUESTS,
+                        help="requests per connection level")
+    parser.add_argument("--concurrency", type=int, nargs="+", default=list(load.CONCURRENCY))
+    parser.add_argument("--workdir", type=Path,
+                        help="keep corpora, indexes and logs here (default: a temporary directory)")
+    parser.add_argument("--out", type=Path, help="write the report to this file (BENCH.md)")
+    args = parser.parse_args(argv)
+    command = "python bench/speed.py " + shlex.join(sys.argv[1:] if argv is None else argv)
+    temp = None if args.workdir else tempfile.TemporaryDirectory(prefix="feedsift-speed-")
+    work = args.workdir or Path(temp.name if temp else ".")
+    reports: list[SizeReport] = []
+    try:
+        for n in args.items:
+            reports.append(
+                bench_size(n, work, runs=args.runs, big_runs=args.big_runs, queries=args.queries,
+                           lookups=args.lookups, http=args.http, http_requests=args.http_requests,
+                           concurrency=args.concurrency)
+            )
+            # Shown as soon as each size is done, so a failure in a later one loses nothing.
+            log(format_report(reports[-1]))
+    finally:
+        if temp is not None:
+            temp.cleanup()
+    text = render(reports, command)
+    print(text)
+    if args.out:
+        args.out.write_text("# feedsift benchmarks\n\n" + text, encoding="utf-8")
+        log(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    load.stop_on_sigterm()
+    sys.exit(main())

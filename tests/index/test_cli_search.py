@@ -1,0 +1,82 @@
+"""Tests for index/cli_search.py: `feedsift search` over a real index, coloured or plain."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from index import cli, cli_search
+from index.searcher import SearchIndex, SearchRequest
+
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def run(*args: str) -> subprocess.CompletedProcess[str]:
+    """Run the installed command with its output piped, as a script would."""
+    return subprocess.run([str(Path(sys.executable).parent / "feedsift"), "search", *args],
+                          capture_output=True, text=True, timeout=60, check=False)
+
+
+def test_piped_output_is_plain_ranked_results(sample_index: Path) -> None:
+    result = run("--index", str(sample_index), "reinforcement", "learning")
+    assert result.returncode == 0, result.stderr
+    assert not ANSI.search(result.stdout)
+    assert "<mark>" not in result.stdout
+    index = SearchIndex(sample_index)
+    try:
+        page = index.search(SearchRequest(q="reinforcement learning"))
+    finally:
+        index.close()
+    numbered = re.findall(r"^ ?(\d+)\. (.+)$", result.stdout, flags=re.MULTILINE)
+    assert [(int(n), title) for n, title in numbered] == [(i, h.title) for i, h in enumerate(page.hits, 1)]
+    assert f"    {page.hits[0].source} · " in result.stdout
+    assert result.stdout.rstrip().endswith(f"{page.total} results")
+
+
+def test_colour_marks_the_matches(sample_index: Path) -> None:
+    result = CliRunner().invoke(cli.main, ["search", "--index", str(sample_index), "--color", "-n", "1",
+                                           "reinforcement learning"], color=True)
+    assert result.exit_code == 0, result.output
+    bold = "\x1b[33m\x1b[1m"
+    assert f"{bold}Reinforcement\x1b[0m {bold}Learning\x1b[0m" in result.output
+    assert ANSI.sub("", result.output).count("<mark>") == 0
+
+
+def test_highlights_are_unescaped_for_the_terminal() -> None:
+    html = "a &lt;b&gt; &amp; <mark>c&amp;d</mark>"
+    assert cli_search.render_highlight(html, color=False) == "a <b> & c&d"
+    assert cli_search.render_highlight(html, color=True) == "a <b> & \x1b[33m\x1b[1mc&d\x1b[0m"
+
+
+def test_json_output_and_source_filter(sample_index: Path) -> None:
+    result = run("--index", str(sample_index), "--json", "--source", "Gradient Notes", "learning")
+    assert result.returncode == 0, result.stderr
+    body = json.loads(result.stdout)
+    assert body["total"] > 0 and body["hits"]
+    assert {hit["source"] for hit in body["hits"]} == {"Gradient Notes"}
+    assert set(body["hits"][0]) == {"id", "title", "link", "source", "published", "score", "snippet",
+                                    "highlights"}
+    assert "<mark>" in body["hits"][0]["highlights"]["title"] + body["hits"][0]["highlights"]["summary"]
+
+
+def test_limit_and_a_note_when_there_are_more(sample_index: Path) -> None:
+    result = run("--index", str(sample_index), "-n", "2", "learning")
+    assert len(re.findall(r"^ ?\d+\. ", result.stdout, flags=re.MULTILINE)) == 2
+    assert "showing the first 2 (--limit for more)" in result.stdout
+
+
+def test_a_bad_query_or_a_missing_index_is_an_error(sample_index: Path, tmp_path: Path) -> None:
+    result = run("--index", str(sample_index), '"unbalanced')
+    assert result.returncode == 1 and "Unbalanced quote" in result.stderr
+    result = run("--index", str(tmp_path / "none"), "anything")
+    assert result.returncode == 1 and result.stderr.startswith("Error:")
+    assert run("--index", str(sample_index)).returncode == 2  # no query: a usage error
+
+
+def test_the_default_index_is_the_other_commands() -> None:
+    assert cli_search.DEFAULT_INDEX_DIR == cli.DEFAULT_INDEX_DIR

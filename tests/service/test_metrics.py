@@ -1,0 +1,110 @@
+"""Tests for service/metrics.py and /metrics: the exposition parsed with prometheus_client after traffic."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from flask import Flask
+from flask.testing import FlaskClient
+from prometheus_client.parser import text_string_to_metric_families
+
+from index.poll import PollResult
+from index.registry import Registry
+from service import metrics
+from tests.support.api import assert_problem
+
+Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
+
+
+def scrape(client: FlaskClient) -> Samples:
+    response = client.get("/metrics")
+    assert response.status_code == 200
+    assert response.content_type == "text/plain; version=0.0.4; charset=utf-8"
+    return {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(response.get_data(as_text=True))
+        for s in family.samples
+    }
+
+
+def count(samples: Samples, endpoint: str, status: str, method: str = "GET") -> float:
+    labels = (("endpoint", endpoint), ("method", method), ("status", status))
+    return samples.get(("feedsift_http_requests_total", labels), 0.0)
+
+
+def test_requests_are_counted_by_endpoint_and_status_with_latencies(client: FlaskClient) -> None:
+    before = scrape(client)
+    for _ in range(3):
+        assert client.get("/v1/search?q=learning").status_code == 200
+    assert client.get('/v1/search?q="open').status_code == 400
+    assert client.get("/v1/items/extra-001").status_code == 200
+    assert client.get("/v1/items/nope").status_code == 404
+    assert client.get("/no/such/path").status_code == 404
+    assert client.post("/v1/search").status_code == 405
+    after = scrape(client)
+    assert count(after, "/v1/search", "200") - count(before, "/v1/search", "200") == 3
+    assert count(after, "/v1/search", "400") - count(before, "/v1/search", "400") == 1
+    # Items are counted under their route, not their id: one series however many items there are.
+    assert count(after, "/v1/items/<item_id>", "200") - count(before, "/v1/items/<item_id>", "200") == 1
+    assert count(after, "/v1/items/<item_id>", "404") - count(before, "/v1/items/<item_id>", "404") == 1
+    assert count(after, "unmatched", "404") - count(before, "unmatched", "404") == 1
+    assert count(after, "unmatched", "405", "POST") - count(before, "unmatched", "405", "POST") == 1
+    assert count(after, "/metrics", "200") - count(before, "/metrics", "200") == 1
+    key = ("feedsift_http_request_duration_seconds_count", (("endpoint", "/v1/search"),))
+    assert after[key] - before.get(key, 0.0) == 4
+    inf = ("feedsift_http_request_duration_seconds_bucket", (("endpoint", "/v1/search"), ("le", "+Inf")))
+    assert after[inf] == after[key]
+    assert after[("feedsift_http_request_duration_seconds_sum", (("endpoint", "/v1/search"),))] > 0
+
+
+def test_index_gauges(client: FlaskClient) -> None:
+    samples = scrape(client)
+    assert samples[("feedsift_index_up", ())] == 1
+    assert samples[("feedsift_index_items", ())] == client.get("/readyz").get_json()["items"]
+    newest = max(s["newest"] for s in client.get("/v1/sources").get_json()["sources"] if s["newest"])
+    stamp = time.mktime(time.strptime(newest, "%Y-%m-%dT%H:%M:%SZ")) - time.timezone
+    age = samples[("feedsift_index_newest_item_age_seconds", ())]
+    assert abs(age - (time.time() - stamp)) < 60
+
+
+def test_a_missing_index_is_reported_not_failed(tmp_path: Path, make_app: Callable[..., Flask]) -> None:
+    samples = scrape(make_app(tmp_path / "missing").test_client())
+    assert samples[("feedsift_index_up", ())] == 0
+    assert ("feedsift_index_items", ()) not in samples
+
+
+def test_poll_outcomes_are_declared_and_counted(client: FlaskClient, tmp_path: Path) -> None:
+    before = scrape(client)
+    for outcome in metrics.POLL_OUTCOMES:
+        assert ("feedsift_poll_outcomes_total", (("outcome", outcome),)) in before
+    feed = Registry(tmp_path / "feeds.sqlite3").add("https://example.org/feed.xml")
+    metrics.record_poll(PollResult(feed=feed, url=feed.url, outcome="error", status=500))
+    after = scrape(client)
+    key = ("feedsift_poll_outcomes_total", (("outcome", "error"),))
+    assert after[key] - before[key] == 1
+
+
+def test_registered_feeds_by_state(built_index: Path, make_app: Callable[..., Flask]) -> None:
+    client = make_app(built_index).test_client()
+    assert not any(name == "feedsift_feeds" for name, _ in scrape(client))
+    registry = Registry.beside(built_index)
+    registry.add("https://example.org/a.xml")
+    gone = registry.add("https://example.org/b.xml")
+    registry.set_enabled(gone.id, False)
+    samples = scrape(client)
+    assert samples[("feedsift_feeds", (("state", "never_polled"),))] == 1
+    assert samples[("feedsift_feeds", (("state", "disabled"),))] == 1
+    assert samples[("feedsift_feeds", (("state", "ok"),))] == 0
+
+
+def test_metrics_are_kept_in_the_multiprocess_directory() -> None:
+    directory = Path(os.environ[metrics.MULTIPROC_ENV])
+    assert directory.is_dir()
+    assert list(directory.glob(f"counter_{os.getpid()}.db"))
+
+
+def test_metrics_take_no_parameters_but_answer_only_get(client: FlaskClient) -> None:
+    assert_problem(client.post("/metrics"), 405, "method-not-allowed")
