@@ -19,6 +19,9 @@ control_socket_disable = True
 # gunicorn's largest: a 1,000-character query outside ASCII is several kB percent-encoded (the default is
 # 4094 bytes). A longer request line is refused by gunicorn itself with a 414 (openapi.yaml says so).
 limit_request_line = 8190
+# When every worker is busy, connections wait in the kernel's accept queue (this many, capped by
+# net.core.somaxconn) rather than being refused or reset; a client waits longer but gets its answer.
+backlog = 2048
 
 # Metrics are counted per worker in files under PROMETHEUS_MULTIPROC_DIR and added up on every scrape
 # (service/metrics.py), so it must be set here, in the master, before the app is loaded. Unless the

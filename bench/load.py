@@ -55,6 +55,7 @@ class LoadResult:
     latencies_ms: list[float] = field(default_factory=list)
     errors: int = 0
     timeouts: int = 0
+    resets: int = 0
     statuses: dict[int, int] = field(default_factory=dict)
 
     @property
@@ -121,7 +122,7 @@ def run_load(host: str, port: int, paths: Sequence[str], concurrency: int,
     todo = iter(paths)
     latencies: list[list[float]] = [[] for _ in range(concurrency)]
     statuses: dict[int, int] = {}
-    failures = {"errors": 0, "timeouts": 0}
+    failures = {"errors": 0, "timeouts": 0, "resets": 0}
     start = threading.Barrier(concurrency + 1)
 
     def next_path() -> str | None:
@@ -143,6 +144,13 @@ def run_load(host: str, port: int, paths: Sequence[str], concurrency: int,
                 response.read()
             except TimeoutError:
                 count("timeouts")
+                conn.close()
+                continue
+            except (ConnectionResetError, BrokenPipeError):
+                # A server that refuses work by closing connections (a full accept queue, a killed
+                # worker): counted on its own, and as an error.
+                count("resets")
+                count("errors")
                 conn.close()
                 continue
             except (OSError, http.client.HTTPException):
@@ -173,6 +181,7 @@ def run_load(host: str, port: int, paths: Sequence[str], concurrency: int,
         latencies_ms=[x for slot in latencies for x in slot],
         errors=failures["errors"],
         timeouts=failures["timeouts"],
+        resets=failures["resets"],
         statuses=statuses,
     )
 
@@ -311,13 +320,16 @@ def memory(pid: int) -> Memory:
 def format_results(results: Sequence[LoadResult]) -> str:
     """Return the load levels as a markdown table."""
     lines = [
-        "| connections | requests | req/s | p50 ms | p95 ms | p99 ms | errors | timeouts |",
-        "|---|---|---|---|---|---|---|---|",
+        "| connections | requests | req/s | p50 ms | p95 ms | p99 ms | errors | timeouts | resets "
+        "| statuses |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
+        statuses = ", ".join(f"{code}: {n}" for code, n in sorted(r.statuses.items()))
         lines.append(
             f"| {r.concurrency} | {r.requests} | {r.rate:,.0f} | {r.percentile(50):.1f} | "
-            f"{r.percentile(95):.1f} | {r.percentile(99):.1f} | {r.errors} | {r.timeouts} |"
+            f"{r.percentile(95):.1f} | {r.percentile(99):.1f} | {r.errors} | {r.timeouts} | {r.resets} | "
+            f"{statuses} |"
         )
     return "\n".join(lines)
 

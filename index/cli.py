@@ -13,12 +13,12 @@ from typing import Any
 import click
 
 from . import __version__
+from .engine import Engine, engine_from_environ
 from .errors import FeedsiftError, InputError
 from .inputs import FetchOptions, load_input
 from .model import FeedItem
-from .searcher import SearchIndex
 from .store import IndexStore
-from .writer import WriteReport, rebuild, write_items
+from .writer import WriteReport, rebuild
 
 DEFAULT_INDEX_DIR = "./var/index"
 
@@ -42,6 +42,14 @@ def index_dir_option(f: Callable[..., Any]) -> Callable[..., Any]:
 @click.version_option(__version__, prog_name="feedsift")
 def main() -> None:
     """feedsift: full-text search over feed items."""
+
+
+def open_cli_engine(index_dir: str) -> Engine:
+    """Return the engine FEEDSIFT_ENGINE chooses (Whoosh in ``index_dir`` by default)."""
+    try:
+        return engine_from_environ(index_dir, os.environ)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
 
 
 def _fetch_options() -> FetchOptions:
@@ -105,11 +113,14 @@ def _report(report: WriteReport, outcome: _Outcome) -> int:
 def add(index_dir: str, source: str | None, inputs: tuple[str, ...]) -> None:
     """Add or update the items of INPUTS (files, http(s) URLs, or - for stdin)."""
     outcome = _Outcome()
+    engine = open_cli_engine(index_dir)
     try:
         with _progress(sys.stderr.isatty()) as progress:
-            report = write_items(IndexStore(index_dir), _items(inputs, source, outcome), progress=progress)
+            report = engine.upsert(_items(inputs, source, outcome), progress=progress)
     except FeedsiftError as exc:
         raise click.ClickException(str(exc)) from None
+    finally:
+        engine.close()
     sys.exit(_report(report, outcome))
 
 
@@ -120,8 +131,11 @@ def add(index_dir: str, source: str | None, inputs: tuple[str, ...]) -> None:
 def rebuild_command(index_dir: str, source: str | None, inputs: tuple[str, ...]) -> None:
     """Build a fresh index from INPUTS beside the live one, then swap it in.
 
-    If no input yields an item the live index is left as it is.
+    If no input yields an item the live index is left as it is. Whoosh only: a Typesense collection is
+    rebuilt by `feedsift migrate --to typesense`.
     """
+    if os.environ.get("FEEDSIFT_ENGINE", "").strip().lower() == "typesense":
+        raise click.UsageError("rebuild works on the Whoosh index only (FEEDSIFT_ENGINE=typesense is set)")
     outcome = _Outcome()
     items = list(_items(inputs, source, outcome))
     if not items:
@@ -141,13 +155,13 @@ def rebuild_command(index_dir: str, source: str | None, inputs: tuple[str, ...])
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def stats(index_dir: str, as_json: bool) -> None:
     """Show item counts overall and per source, index size and last update."""
-    index = SearchIndex(index_dir)
+    engine = open_cli_engine(index_dir)
     try:
-        info = index.stats()
+        info = engine.stats()
     except FeedsiftError as exc:
         raise click.ClickException(str(exc)) from None
     finally:
-        index.close()
+        engine.close()
     if as_json:
         click.echo(json.dumps({
             "items": info.items,
@@ -172,6 +186,9 @@ main.add_command(poll)
 from .cli_search import search  # noqa: E402
 
 main.add_command(search)
+from .cli_migrate import migrate  # noqa: E402
+
+main.add_command(migrate)
 
 if __name__ == "__main__":  # pragma: no cover
     main()

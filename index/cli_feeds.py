@@ -12,17 +12,17 @@ import sys
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from datetime import datetime, timedelta
 from types import FrameType
 from typing import Any
 
 import click
 
+from .engine import engine_from_environ
 from .errors import FeedsiftError
 from .poll import DEFAULT_INTERVAL, PollOptions, PollResult, parse_duration, poll_due
 from .registry import Feed, Registry
-from .store import IndexStore
 
 # The same default as index.cli's commands; tests/index/test_cli_feeds.py keeps the two equal.
 DEFAULT_INDEX_DIR = "./var/index"
@@ -183,12 +183,15 @@ def poll(
         interval=interval,
     )
     stop = threading.Event()
-    with _registry(index_dir) as registry, _stop_on_signals(stop):
-        store = IndexStore(index_dir)
+    try:
+        engine = engine_from_environ(index_dir, os.environ)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+    with _registry(index_dir) as registry, _stop_on_signals(stop), closing(engine):
         while True:
             try:
                 results = poll_due(
-                    store, registry, force=force, options=options, should_stop=stop.is_set,
+                    engine, registry, force=force, options=options, should_stop=stop.is_set,
                     on_result=_echo_result,
                 )
             except FeedsiftError as exc:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import html
 import json
+import os
 import re
 import sys
 from datetime import UTC
@@ -14,9 +15,10 @@ from typing import Any
 
 import click
 
+from .engine import engine_from_environ
 from .errors import FeedsiftError
 from .model import Hit
-from .searcher import SORTS, SearchIndex, SearchRequest
+from .searcher import SORTS, SearchRequest
 
 # The same default as index.cli's commands; tests/index/test_cli_search.py keeps the two equal.
 DEFAULT_INDEX_DIR = "./var/index"
@@ -80,7 +82,10 @@ def search(index_dir: str, sources: tuple[str, ...], sort: str, limit: int, as_j
            color: bool | None, query: tuple[str, ...]) -> None:
     """Search the index for QUERY (the API's query language) and print the ranked results."""
     text = " ".join(query)
-    index = SearchIndex(index_dir)
+    try:
+        index = engine_from_environ(index_dir, os.environ)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
     try:
         page = index.search(SearchRequest(q=text, sources=sources, sort=sort, per_page=limit))
     except FeedsiftError as exc:

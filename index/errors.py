@@ -8,6 +8,7 @@
     |   +-- IndexVersionError     built by an incompatible schema: rebuild needed
     |   +-- IndexLockedError      another writer holds the lock past the wait
     |   +-- IndexWriteError       the OS refused a write (disk full, read-only): nothing committed is lost
+    |   +-- EngineUnavailableError  the engine's servers could not be reached or refused (Typesense)
     +-- QueryError            a query string or search parameter the engine cannot honour
     +-- RegistryError         the feed registry cannot do as asked (or its database is unusable)
         +-- FeedURLError          not an http(s) URL with a host
@@ -53,6 +54,13 @@ class IndexLockedError(IndexError_):
 
 class IndexWriteError(IndexError_):
     """The operating system refused a write to the index (disk full, read-only); what was committed stays."""
+
+
+class EngineUnavailableError(IndexError_):
+    """The engine's servers could not be reached or refused the request (no leader, overloaded, down).
+
+    A subclass of IndexError_, so callers that turn a missing index into a 503 do the same here.
+    """
 
 
 class QueryError(FeedsiftError):

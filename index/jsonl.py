@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from .model import FeedItem
-from .normalise import make_item, parse_date
+from .normalise import html_to_text, make_item, parse_date
 from .parsed import ParsedInput
 
 # Ids given by the caller become URL path segments (/v1/items/{id}), so they must be path-safe.
@@ -84,6 +84,8 @@ def _check(record: Any) -> str | None:
     title = record.get("title")
     if not isinstance(title, str) or not title.strip():
         return "missing or empty 'title'"
+    if not html_to_text(title):
+        return "'title' has no text once its HTML is removed"
     for key in ("summary", "link", "source", "published", "guid"):
         if record.get(key) is not None and not isinstance(record[key], str):
             return f"'{key}' must be a string"

@@ -17,7 +17,9 @@ from .model import FeedItem, make_item_id
 _WHITESPACE = re.compile(r"\s+")
 
 # Elements whose text is never reader-visible content.
-_SKIPPED_ELEMENTS = frozenset({"script", "style", "noscript", "template", "iframe", "object", "svg", "head"})
+# (Not svg, iframe or object: their text is shown or is fallback text, and an unclosed one would
+# swallow the rest of the item.)
+_SKIPPED_ELEMENTS = frozenset({"script", "style", "noscript", "template"})
 # Block elements become word boundaries, so "<p>a</p><p>b</p>" reads "a b", not "ab".
 _BLOCK_ELEMENTS = frozenset(
     {"p", "div", "br", "li", "ul", "ol", "tr", "td", "th", "h1", "h2", "h3", "h4", "h5", "h6",
@@ -172,13 +174,16 @@ def make_item(
 ) -> FeedItem:
     """Build the one normalised :class:`FeedItem` from raw fields; every parser goes through here."""
     clean_link = canonical_link(link)
-    clean_title = html_to_text(title)
+    summary = html_to_text(summary_html)
+    # A title of markup alone (``<svg onload=...>``) would leave an item nobody can see in a list.
+    short = summary if len(summary) <= 80 else summary[:80].rsplit(" ", 1)[0]
+    clean_title = html_to_text(title) or short or "(untitled)"
     name = collapse_whitespace(source or "") or source_from_link(clean_link) or "unknown"
     return FeedItem(
         id=item_id or make_item_id(guid=guid, link=clean_link, title=clean_title, source=name),
         title=clean_title,
         link=clean_link,
-        summary=html_to_text(summary_html),
+        summary=summary,
         source=name,
         published=to_utc(published),
         authors=clean_names(authors),

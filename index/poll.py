@@ -27,9 +27,11 @@ from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Literal
 
+from .engine import Engine
 from .errors import FeedNotFoundError, FeedsiftError, FetchError, InputError
 from .fetch import FetchResult, HTTPStatusError, fetch
 from .inputs import parse_body
+from .model import FeedItem
 from .parsed import ParsedInput
 from .registry import Feed, Registry
 from .store import IndexStore
@@ -78,7 +80,7 @@ class PollResult:
 
 
 def poll_due(
-    store: IndexStore,
+    store: IndexStore | Engine,
     registry: Registry,
     *,
     force: bool = False,
@@ -111,7 +113,7 @@ def poll_due(
 
 
 def poll_feed(
-    store: IndexStore,
+    store: IndexStore | Engine,
     registry: Registry,
     feed: Feed,
     *,
@@ -165,7 +167,7 @@ def poll_feed(
 
     try:
         parsed = _parse(fetched, feed)
-        report = write_items(store, parsed.items) if parsed.items else WriteReport()
+        report = _write(store, parsed.items) if parsed.items else WriteReport()
     except FeedsiftError as exc:
         at = now or _utcnow()
         error = _without_url(exc, feed.url)
@@ -185,6 +187,12 @@ def poll_feed(
         title=parsed.title, ttl_minutes=parsed.ttl_minutes, warning=warning,
     )
     return PollResult(done, feed.url, "ok", fetched.status, report=report, warning=warning, moved_to=moved_to)
+
+
+def _write(store: IndexStore | Engine, items: list[FeedItem]) -> WriteReport:
+    # A bare IndexStore is the Whoosh index written directly (the poller's own process); an Engine is
+    # whichever engine the deployment chose.
+    return write_items(store, items) if isinstance(store, IndexStore) else store.upsert(items)
 
 
 def _parse(fetched: FetchResult, feed: Feed) -> ParsedInput:

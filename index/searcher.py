@@ -54,6 +54,17 @@ class SearchRequest:
     per_page: int = 10
 
 
+def check_request(req: SearchRequest) -> None:
+    """Raise QueryError for a request no engine honours: an unknown sort, or paging past the window."""
+    if req.sort not in SORTS:
+        raise QueryError(f"sort must be one of {', '.join(SORTS)}", param="sort")
+    if req.page * req.per_page > MAX_WINDOW:
+        raise QueryError(
+            f"page * per_page may be at most {MAX_WINDOW}; narrow the query instead of paging this deep",
+            param="page",
+        )
+
+
 @dataclass(frozen=True)
 class Item:
     """A whole stored item, as item lookup returns it; ``summary`` is plain text."""
@@ -228,13 +239,7 @@ class SearchIndex:
 
         Raises QueryError for a query or parameter the engine cannot honour.
         """
-        if req.sort not in SORTS:
-            raise QueryError(f"sort must be one of {', '.join(SORTS)}", param="sort")
-        if req.page * req.per_page > MAX_WINDOW:
-            raise QueryError(
-                f"page * per_page may be at most {MAX_WINDOW}; narrow the query instead of paging this deep",
-                param="page",
-            )
+        check_request(req)
         with self._use() as view:
             reader = view.searcher.reader()
             q = self._parse(view, req.q, match_all=req.match == "all") if req.q.strip() else None

@@ -13,6 +13,8 @@ from typing import Any
 
 from limits import parse_many
 
+from index.engine import ENGINES
+
 # The spec is kept once, at the repository root; service/openapi.yaml is a symlink to it so that an
 # installed package (package-data takes service/*.yaml, following the link) carries the same file.
 OPENAPI_PATH = Path(__file__).resolve().parent / "openapi.yaml"
@@ -21,6 +23,8 @@ _ORIGIN = re.compile(r"https?://[A-Za-z0-9.-]+(?::[0-9]{1,5})?|https?://\[[0-9A-
 _TOKEN = re.compile(r"[A-Za-z0-9._~+/-]+=*")
 # Long enough that guessing is hopeless even without rate limits; `openssl rand -hex 32` gives 64.
 MIN_TOKEN_CHARS = 16
+# A Typesense node as the client takes it: scheme, host and port, nothing after.
+_NODE = re.compile(r"https?://(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\]):[0-9]{1,5}")
 
 
 class ConfigError(ValueError):
@@ -98,6 +102,27 @@ def _rate(text: str) -> str:
     return text
 
 
+def _engine(text: str) -> str:
+    value = text.lower()
+    if value not in ENGINES:
+        raise ValueError(f"must be one of {', '.join(ENGINES)}")
+    return value
+
+
+def _nodes(text: str) -> tuple[str, ...]:
+    nodes = tuple(part.strip().rstrip("/") for part in text.split(",") if part.strip())
+    for node in nodes:
+        if not _NODE.fullmatch(node):
+            raise ValueError(f"{node!r} is not a node URL such as http://10.0.0.1:8108 (no path)")
+    return nodes
+
+
+def _api_key(text: str) -> str:
+    if any(ch.isspace() for ch in text):
+        raise ValueError("must not contain spaces")
+    return text
+
+
 def _setting(env: str, parse: Callable[[str], Any], help_text: str, default: Any, *,
              shown: str | None = None, secret: bool = False) -> Any:
     # ``shown`` is the default as the README's table spells it, where str(default) would read oddly.
@@ -163,6 +188,30 @@ class Settings:
         "checks and `/metrics` are never limited.",
         "", shown="(none)",
     )
+    engine: str = _setting(
+        "FEEDSIFT_ENGINE", _engine,
+        "Search engine holding the items: `whoosh` (embedded, in `FEEDSIFT_INDEX_DIR`) or `typesense` "
+        "(servers listed in `FEEDSIFT_TYPESENSE_NODES`; see \"Running on a cluster\").",
+        "whoosh",
+    )
+    typesense_nodes: tuple[str, ...] = _setting(
+        "FEEDSIFT_TYPESENSE_NODES", _nodes,
+        "Comma-separated Typesense node URLs (`http://10.0.0.1:8108,http://10.0.0.2:8108`); required "
+        "with `FEEDSIFT_ENGINE=typesense`.",
+        (), shown="(none)",
+    )
+    typesense_api_key: str = _setting(
+        "FEEDSIFT_TYPESENSE_API_KEY", _api_key,
+        "API key of the Typesense nodes; required with `FEEDSIFT_ENGINE=typesense`; never logged.",
+        "", shown="(none)", secret=True,
+    )
+
+    def __post_init__(self) -> None:
+        if self.engine == "typesense" and not (self.typesense_nodes and self.typesense_api_key):
+            missing = [name for name, value in (("FEEDSIFT_TYPESENSE_NODES", self.typesense_nodes),
+                                                ("FEEDSIFT_TYPESENSE_API_KEY", self.typesense_api_key))
+                       if not value]
+            raise ConfigError(f"FEEDSIFT_ENGINE=typesense needs {' and '.join(missing)}")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:

@@ -1,13 +1,14 @@
-"""The process's engine objects: one SearchIndex and one feed Registry, and the writes that go through them.
+"""The process's engine objects: one search Engine and one feed Registry, and the writes that go through them.
 
-Creating them opens nothing: the SearchIndex opens the index on first use, and the Registry (which
-creates its SQLite file) is opened by the first request that needs it. Under gunicorn with
-``preload_app`` the app is built in the master, so each worker forks an unopened SearchIndex and
-opens its own searcher on its first request; no file handle is ever shared between processes.
+Creating them opens nothing: the engine opens its index (Whoosh) or its connections (Typesense) on
+first use, and the Registry (which creates its SQLite file beside ``FEEDSIFT_INDEX_DIR``, whichever
+engine holds the items) is opened by the first request that needs it. Under gunicorn with
+``preload_app`` the app is built in the master, so each worker forks an unopened engine and opens its
+own on its first request; no file handle or connection is ever shared between processes.
 
 Every write the API makes goes through :func:`upsert_items`, :func:`delete_item` or :func:`poll_now`,
-which tell the process's SearchIndex to look for the change on its next request: a client that writes
-and then reads from the same worker sees its write at once (other workers within the reopen interval).
+and so through the engine, which makes the process's own next request see the write (on Whoosh, other
+workers within the reopen interval; on Typesense, every process once the node it asks has the write).
 """
 
 from __future__ import annotations
@@ -17,15 +18,15 @@ from collections.abc import Iterable
 
 from flask import Flask, current_app
 
+from index.engine import Engine, open_engine
 from index.model import FeedItem
 from index.poll import PollOptions, PollResult, poll_feed
 from index.registry import Feed, Registry
-from index.searcher import SearchIndex
-from index.writer import WriteReport, delete_items, write_items
+from index.writer import WriteReport
 
 from .config import Settings
 
-_KEY = "feedsift.index"
+_KEY = "feedsift.engine"
 _REGISTRY_KEY = "feedsift.registry"
 _REGISTRY_LOCK = threading.Lock()
 # Seconds an API write waits for another writer's lock: well inside gunicorn's 30 s worker timeout,
@@ -33,15 +34,19 @@ _REGISTRY_LOCK = threading.Lock()
 WRITE_LOCK_TIMEOUT = 10.0
 
 
-def init_app(app: Flask, settings: Settings) -> None:
-    """Attach an unopened SearchIndex over ``settings.index_dir`` to the app."""
-    app.extensions[_KEY] = SearchIndex(settings.index_dir, check_interval=settings.reopen_interval)
+def init_app(app: Flask, settings: Settings, engine: Engine | None = None) -> None:
+    """Attach ``engine``, or an unopened one of the kind ``settings`` choose, to the app."""
+    app.extensions[_KEY] = engine or open_engine(
+        settings.engine, index_dir=settings.index_dir, nodes=settings.typesense_nodes,
+        api_key=settings.typesense_api_key, reopen_interval=settings.reopen_interval,
+        lock_timeout=WRITE_LOCK_TIMEOUT,
+    )
 
 
-def search_index(app: Flask | None = None) -> SearchIndex:
-    """Return the app's SearchIndex (the current app's when none is given)."""
-    index: SearchIndex = (app or current_app).extensions[_KEY]
-    return index
+def current_engine(app: Flask | None = None) -> Engine:
+    """Return the app's Engine (the current app's when none is given)."""
+    engine: Engine = (app or current_app).extensions[_KEY]
+    return engine
 
 
 def feed_registry() -> Registry:
@@ -51,27 +56,20 @@ def feed_registry() -> Registry:
         with _REGISTRY_LOCK:
             registry = current_app.extensions.get(_REGISTRY_KEY)
             if registry is None:
-                registry = Registry.beside(search_index().store.root)
+                settings: Settings = current_app.config["FEEDSIFT_SETTINGS"]
+                registry = Registry.beside(settings.index_dir)
                 current_app.extensions[_REGISTRY_KEY] = registry
     return registry
 
 
 def upsert_items(items: Iterable[FeedItem]) -> WriteReport:
     """Add or update items in the index; this process's next request sees them."""
-    index = search_index()
-    try:
-        return write_items(index.store, items, lock_timeout=WRITE_LOCK_TIMEOUT)
-    finally:
-        index.invalidate()
+    return current_engine().upsert(items)
 
 
 def delete_item(item_id: str) -> bool:
     """Delete one item from the index and return whether it was there; this process's next request agrees."""
-    index = search_index()
-    try:
-        return delete_items(index.store, [item_id], lock_timeout=WRITE_LOCK_TIMEOUT) > 0
-    finally:
-        index.invalidate()
+    return current_engine().delete([item_id]) > 0
 
 
 def poll_now(feed: Feed) -> PollResult:
@@ -79,8 +77,4 @@ def poll_now(feed: Feed) -> PollResult:
     settings: Settings = current_app.config["FEEDSIFT_SETTINGS"]
     options = PollOptions(timeout=settings.fetch_timeout, max_bytes=settings.fetch_max_bytes,
                           allow_private=settings.allow_private_feeds)
-    index = search_index()
-    try:
-        return poll_feed(index.store, feed_registry(), feed, options=options)
-    finally:
-        index.invalidate()
+    return poll_feed(current_engine(), feed_registry(), feed, options=options)

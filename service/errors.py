@@ -19,6 +19,7 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 
 from index.errors import (
     DuplicateFeedError,
+    EngineUnavailableError,
     IndexLockedError,
     IndexMissingError,
     IndexVersionError,
@@ -32,11 +33,17 @@ MEDIA_TYPE = "application/problem+json"
 _PATH_SAFE = "/:@!$&'()*+,;=-._~"
 # Blueprints whose routes are HTML pages for people: their problems are pages too (see page_problem).
 PAGE_BLUEPRINTS = frozenset({"pages"})
+# Where the pages' own paths live: a path under these that matches no route (a file name with a newline,
+# which Flask's path converter does not take) is a 404 page too, as openapi.yaml documents.
+PAGE_PREFIXES = ("/items/", "/docs/", "/static/")
 # How long a client should wait before asking again when the index is unavailable; a rebuild of a
 # sample-sized index takes seconds, a large one a minute or two.
 RETRY_AFTER_SECONDS = 30
 # How long a client should wait when another writer (the poll worker, a `feedsift add`) holds the index.
 BUSY_RETRY_AFTER_SECONDS = 5
+# How long a client should wait when the engine's servers do not answer: a Typesense cluster that lost
+# its leader elects another in about 10 seconds.
+ENGINE_RETRY_AFTER_SECONDS = 10
 
 
 class BodyError(Exception):
@@ -122,6 +129,10 @@ PROBLEMS = {
                     "The index's disk refused the write: it is full, or mounted read-only. Nothing of this "
                     "request was written, and everything written before is still served. An operator needs "
                     "to free space or make the index writable; retry after the time given in `Retry-After`."),
+        ProblemType("engine-unavailable", 503, "Search engine unavailable",
+                    "The search engine's servers (Typesense, with `FEEDSIFT_ENGINE=typesense`) could not "
+                    "be reached or refused the request, for example while a cluster elects a new leader. "
+                    "Nothing of this request was written; retry after the time given in `Retry-After`."),
         ProblemType("registry-unavailable", 503, "Feed registry unavailable",
                     "The feed registry (an SQLite file beside the index) could not be read or written. "
                     "The cause has been logged; retry after the time given in `Retry-After`."),
@@ -149,7 +160,8 @@ def problem(
     On the HTML pages for people (the ``pages`` blueprint) the same problem is an HTML page instead.
     """
     kind = PROBLEMS[name]
-    if request.blueprint in PAGE_BLUEPRINTS:
+    if request.blueprint in PAGE_BLUEPRINTS or (
+            name == "not-found" and request.url_rule is None and request.path.startswith(PAGE_PREFIXES)):
         return page_problem(name, detail, status=status, headers=headers)
     body: dict[str, Any] = {
         "type": kind.uri,
@@ -270,6 +282,14 @@ def _on_index_write_error(exc: IndexWriteError) -> Response:
                    headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
 
 
+def _on_engine_unavailable(exc: EngineUnavailableError) -> Response:
+    # The message names the engine's nodes: for the operator's log only.
+    current_app.logger.error("search engine unavailable: %s", exc)
+    return problem("engine-unavailable",
+                   "The search engine cannot be reached right now; nothing was written. Try again shortly.",
+                   headers={"Retry-After": str(ENGINE_RETRY_AFTER_SECONDS)})
+
+
 def _on_duplicate_feed(exc: DuplicateFeedError) -> Response:
     message = f"That URL is already registered as feed {exc.feed_id}."
     return problem("conflict", message, errors={"url": [message]},
@@ -326,6 +346,7 @@ def init_app(app: Flask) -> None:
     app.register_error_handler(BodyError, _on_body_error)
     app.register_error_handler(IndexLockedError, _on_index_locked)
     app.register_error_handler(IndexWriteError, _on_index_write_error)
+    app.register_error_handler(EngineUnavailableError, _on_engine_unavailable)
     app.register_error_handler(DuplicateFeedError, _on_duplicate_feed)
     app.register_error_handler(RegistryError, _on_registry_error)
     app.register_error_handler(HTTPException, _on_http_exception)

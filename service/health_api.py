@@ -6,7 +6,7 @@ from typing import Any
 
 from flask import Blueprint
 
-from .engine import search_index
+from .engine import current_engine
 
 bp = Blueprint("health", __name__)
 
@@ -20,4 +20,4 @@ def healthz() -> dict[str, Any]:
 @bp.get("/readyz")
 def readyz() -> dict[str, Any]:
     """Answer when the index is open and readable; a missing or unreadable one is a 503 problem."""
-    return {"status": "ready", "items": search_index().count()}
+    return {"status": "ready", "items": current_engine().count()}

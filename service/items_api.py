@@ -10,7 +10,7 @@ from werkzeug.exceptions import NotFound
 
 from .auth import requires_token
 from .bodies import MAX_REPORTED_ERRORS, item_batch
-from .engine import delete_item, search_index, upsert_items
+from .engine import current_engine, delete_item, upsert_items
 from .errors import BodyError
 from .schemas import HitSchema, ItemSchema, NoArgs, SimilarArgs, load_args
 
@@ -25,7 +25,7 @@ def _unknown(item_id: str) -> NotFound:
 def get_item(item_id: str) -> dict[str, Any]:
     """Return the whole item."""
     load_args(NoArgs(), request.args)
-    item = search_index().get(item_id)
+    item = current_engine().get(item_id)
     if item is None:
         raise _unknown(item_id)
     body: dict[str, Any] = ItemSchema().dump(item)
@@ -36,7 +36,7 @@ def get_item(item_id: str) -> dict[str, Any]:
 def similar_items(item_id: str) -> dict[str, Any]:
     """Return the items most like this one, never the item itself."""
     args = load_args(SimilarArgs(), request.args)
-    hits = search_index().similar(item_id, limit=args["limit"])
+    hits = current_engine().similar(item_id, limit=args["limit"])
     if hits is None:
         raise _unknown(item_id)
     return {"id": item_id, "hits": HitSchema(many=True).dump(hits)}

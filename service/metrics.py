@@ -52,10 +52,10 @@ from prometheus_client.core import GaugeMetricFamily  # noqa: E402
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4, generate_latest  # noqa: E402
 from prometheus_client.multiprocess import MultiProcessCollector  # noqa: E402
 
+from index.engine import Engine  # noqa: E402
 from index.errors import FeedsiftError  # noqa: E402
 from index.poll import PollResult  # noqa: E402
 from index.registry import REGISTRY_FILE, Registry  # noqa: E402
-from index.searcher import SearchIndex  # noqa: E402
 
 if not getattr(_values.ValueClass, "_multiprocess", False):
     # Something imported prometheus_client before this module set the directory; switch it over so
@@ -104,7 +104,7 @@ def declare_poll_outcomes() -> None:
 class IndexCollector:
     """Gauges read at scrape time: the index's items and freshness, and the registered feeds' health."""
 
-    def __init__(self, index: SearchIndex, index_dir: Path) -> None:
+    def __init__(self, index: Engine, index_dir: Path) -> None:
         self.index = index
         self.index_dir = Path(index_dir)
 
@@ -157,7 +157,7 @@ class IndexCollector:
         yield family
 
 
-def render(index: SearchIndex, index_dir: Path) -> bytes:
+def render(index: Engine, index_dir: Path) -> bytes:
     """Return the Prometheus text exposition of every worker's counters and this worker's index gauges."""
     registry = CollectorRegistry()
     MultiProcessCollector(registry)  # type: ignore[no-untyped-call]

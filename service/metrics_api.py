@@ -6,7 +6,7 @@ from flask import Blueprint, Response, current_app
 
 from . import metrics
 from .config import Settings
-from .engine import search_index
+from .engine import current_engine
 
 bp = Blueprint("metrics", __name__)
 
@@ -15,5 +15,5 @@ bp = Blueprint("metrics", __name__)
 def scrape() -> Response:
     """Return every worker's request counters and latency histograms, and the index and feed gauges."""
     settings: Settings = current_app.config["FEEDSIFT_SETTINGS"]
-    body = metrics.render(search_index(), settings.index_dir)
+    body = metrics.render(current_engine(), settings.index_dir)
     return current_app.response_class(body, content_type=metrics.CONTENT_TYPE)

@@ -25,7 +25,7 @@ from index.model import Hit, Page
 from index.searcher import MAX_WINDOW
 
 from . import errors
-from .engine import search_index
+from .engine import current_engine
 from .schemas import MAX_SIMILAR, SearchArgs, load_args
 
 bp = Blueprint("pages", __name__, template_folder="templates", static_folder="static",
@@ -146,7 +146,7 @@ def search_page() -> Response:
     view = SearchView(request.args)
     try:
         req = load_args(SearchArgs(), view.args)
-        page = search_index().search(req)
+        page = current_engine().search(req)
     except ValidationError as exc:
         messages = errors.validation_messages(exc.messages)
         detail = " ".join(f"{param}: {' '.join(m)}" for param, m in messages.items())
@@ -182,7 +182,7 @@ def _hit(hit: Hit) -> Mapping[str, Any]:
 @bp.get("/items/<item_id>")
 def item_page(item_id: str) -> Response:
     """Render one item in full, with the items most like it."""
-    index = search_index()
+    index = current_engine()
     item = index.get(item_id)
     if item is None:
         raise NotFound(f"There is no item with id {item_id!r}.")

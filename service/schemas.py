@@ -24,6 +24,14 @@ MAX_FEED_URL_CHARS = 2048
 MAX_SOURCE_CHARS = 200
 
 
+def web_link(link: str) -> str:
+    """Return the link if it is an http(s) URL, else the empty string.
+
+    A feed's ``javascript:`` or ``data:`` link must never reach a client that puts ``link`` in an href.
+    """
+    return link if link.lower().startswith(("http://", "https://")) else ""
+
+
 class UtcDateTime(fields.Field[datetime]):
     """A timestamp in: an ISO 8601 date or date-time; out: ISO 8601 UTC ending in ``Z``.
 
@@ -169,7 +177,7 @@ class HitSchema(Schema):
 
     id = fields.String()
     title = fields.String()
-    link = fields.String()
+    link = fields.Function(lambda thing: web_link(thing.link))
     source = fields.String()
     published = UtcDateTime()
     score = fields.Float()
@@ -203,7 +211,7 @@ class ItemSchema(Schema):
 
     id = fields.String()
     title = fields.String()
-    link = fields.String()
+    link = fields.Function(lambda thing: web_link(thing.link))
     source = fields.String()
     published = UtcDateTime()
     authors = fields.List(fields.String())

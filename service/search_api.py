@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import Blueprint, request
 
-from .engine import search_index
+from .engine import current_engine
 from .schemas import PageSchema, SearchArgs, SourcesArgs, SourceSchema, load_args
 
 bp = Blueprint("search", __name__, url_prefix="/v1")
@@ -18,7 +18,7 @@ def search() -> dict[str, Any]:
     """Search items: exact total, facets over the whole match set, highlights for the page's hits."""
     started = time.perf_counter()
     req = load_args(SearchArgs(), request.args)
-    page = search_index().search(req)
+    page = current_engine().search(req)
     body: dict[str, Any] = PageSchema().dump(page)
     body["took_ms"] = round((time.perf_counter() - started) * 1000, 1)
     return body
@@ -28,5 +28,5 @@ def search() -> dict[str, Any]:
 def sources() -> dict[str, Any]:
     """List sources with their item counts, largest first, over the whole index or a query's matches."""
     args = load_args(SourcesArgs(), request.args)
-    rows, total = search_index().sources(args["q"] or None)
+    rows, total = current_engine().sources(args["q"] or None)
     return {"sources": SourceSchema(many=True).dump(rows), "total": total}

@@ -21,7 +21,7 @@ from werkzeug.datastructures import MultiDict
 
 from index.model import Hit
 
-from .engine import search_index
+from .engine import current_engine
 from .pages_api import web_link
 from .schemas import FeedArgs, load_args
 
@@ -48,7 +48,7 @@ class _Entry:
 def _entries() -> tuple[list[_Entry], datetime, datetime]:
     """Run the search; return its entries, the feed's updated time and when the index last changed."""
     req = load_args(FeedArgs(), request.args)
-    index = search_index()
+    index = current_engine()
     page = index.search(req)
     dates = index.dates([hit.id for hit in page.hits])
     entries = []
@@ -128,7 +128,8 @@ def search_atom() -> Response:
         hit = entry.hit
         fe = fg.add_entry()
         fe.id(_item_url(hit.id))
-        fe.title(_xml(hit.title or hit.id))
+        # A title of nothing but control characters is empty once they are gone; Atom needs one.
+        fe.title(_xml(hit.title) or hit.id)
         fe.link(href=_xml(web_link(hit.link) or _item_url(hit.id)), rel="alternate")
         fe.updated(entry.date)
         if hit.published is not None:

@@ -8,7 +8,7 @@ from flask import Blueprint, Flask, request
 
 from index.errors import FeedsiftError
 
-from .engine import search_index
+from .engine import current_engine
 from .schemas import SuggestArgs, SuggestionsSchema, load_args
 
 bp = Blueprint("suggest", __name__, url_prefix="/v1")
@@ -18,7 +18,7 @@ bp = Blueprint("suggest", __name__, url_prefix="/v1")
 def suggest() -> dict[str, Any]:
     """Return titles completing the typed words (newest first) and sources matching them (largest first)."""
     args = load_args(SuggestArgs(), request.args)
-    found = search_index().suggest(args["q"], limit=args["limit"])
+    found = current_engine().suggest(args["q"], limit=args["limit"])
     body: dict[str, Any] = {"q": args["q"], **SuggestionsSchema().dump(found)}
     return body
 
@@ -30,6 +30,6 @@ def warm_up(app: Flask) -> None:
     does nothing, and the first suggestion after the index appears reads the titles instead.
     """
     try:
-        search_index(app).suggest("a", limit=1)
+        current_engine(app).suggest("a", limit=1)
     except FeedsiftError as exc:
         app.logger.info("suggestions not warmed up: %s", exc)

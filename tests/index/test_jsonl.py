@@ -58,3 +58,9 @@ def test_lines_end_only_at_newlines() -> None:
     parsed = parse_jsonl(text)
     assert not parsed.errors
     assert [item.title for item in parsed.items] == ["One two three", "Four"]
+
+
+def test_title_of_markup_alone_is_reported() -> None:
+    parsed = parse_jsonl('{"title": "<svg onload=alert(1)></svg>", "summary": "x"}\n{"title": "ok"}')
+    assert [i.title for i in parsed.items] == ["ok"]
+    assert parsed.errors == ["line 1: 'title' has no text once its HTML is removed"]

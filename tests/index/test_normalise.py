@@ -95,3 +95,10 @@ def test_make_item_is_stable_and_canonical() -> None:
     assert first.tags == ("ml",)
     # The same item seen with tracking parameters is the same item.
     assert make_item(**{**raw, "link": "https://example.com/a?utm_campaign=z"}).id == first.id  # type: ignore[arg-type]
+
+
+def test_markup_only_title_falls_back_to_the_summary() -> None:
+    item = make_item(title="<img src=x onerror=alert(1)>", link="https://a.example/1",
+                     summary_html="<p>Quasars at high redshift are rarer than expected</p>", source=None)
+    assert item.title == "Quasars at high redshift are rarer than expected"
+    assert make_item(title="<b></b>", link=None, summary_html="", source="S").title == "(untitled)"

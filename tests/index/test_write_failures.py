@@ -23,9 +23,9 @@ from index.model import FeedItem
 from index.searcher import SearchIndex, SearchRequest
 from index.store import IndexStore
 from index.writer import write_items
+from tests.support import disks
+from tests.support.disks import fill
 from tests.support.paths import REPO
-
-FS_BYTES = 8 * 1024 * 1024
 
 
 def items(count: int, *, start: int = 0, words: int = 150) -> list[FeedItem]:
@@ -64,31 +64,8 @@ def assert_refused_cleanly(result: subprocess.CompletedProcess[str], root: Path,
 @pytest.fixture
 def tmpfs(tmp_path: Path) -> Iterator[Path]:
     """An 8 MiB tmpfs of this test's own, unmounted afterwards; skip where mounting is not allowed."""
-    mount_point = tmp_path / "fs"
-    mount_point.mkdir()
-    made = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={FS_BYTES}", "tmpfs", str(mount_point)],
-                          capture_output=True, text=True)
-    if made.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {made.stderr.strip()}")
-    try:
+    with disks.tmpfs(tmp_path / "fs") as mount_point:
         yield mount_point
-    finally:
-        subprocess.run(["umount", "-l", str(mount_point)], check=True)
-
-
-def fill(fs: Path, leave: int) -> Path:
-    """Fill ``fs`` until only about ``leave`` bytes are free, and return the filler file."""
-    filler = fs / "filler"
-    with filler.open("wb") as out:
-        try:
-            while True:
-                out.write(b"\0" * 16384)
-                out.flush()
-        except OSError:
-            pass
-    with filler.open("r+b") as out:
-        out.truncate(max(filler.stat().st_size - leave, 0))
-    return filler
 
 
 def test_disk_full_during_add_is_a_clear_error_and_the_old_index_is_still_served(tmpfs: Path,

@@ -12,7 +12,7 @@ from flask.testing import FlaskClient
 
 from service.app import create_app
 from service.config import Settings
-from service.engine import search_index
+from service.engine import current_engine
 
 
 @pytest.fixture(scope="session")
@@ -20,7 +20,7 @@ def sample_app(sample_index: Path) -> Iterator[Flask]:
     """The app over the shared sample index."""
     app = create_app(Settings(index_dir=sample_index))
     yield app
-    search_index(app).close()
+    current_engine(app).close()
 
 
 @pytest.fixture
@@ -41,4 +41,4 @@ def make_app() -> Iterator[Callable[..., Flask]]:
 
     yield make
     for app in apps:
-        search_index(app).close()
+        current_engine(app).close()

@@ -9,7 +9,7 @@ import pytest
 
 from service.app import create_app
 from service.config import OPENAPI_PATH, ConfigError, Settings
-from service.engine import search_index
+from service.engine import current_engine
 from tests.support.paths import REPO
 
 
@@ -63,10 +63,46 @@ def test_other_variables_are_ignored() -> None:
     ("FEEDSIFT_FETCH_TIMEOUT", "0"),
     ("FEEDSIFT_FETCH_TIMEOUT", "ten"),
     ("FEEDSIFT_FETCH_MAX_BYTES", "-5"),
+    ("FEEDSIFT_ENGINE", "elasticsearch"),
+    ("FEEDSIFT_TYPESENSE_NODES", "ts1:8108"),
+    ("FEEDSIFT_TYPESENSE_NODES", "http://ts1:8108/collections"),
+    ("FEEDSIFT_TYPESENSE_NODES", "http://ts1"),
 ])
 def test_bad_values_are_refused_naming_the_variable(name: str, value: str) -> None:
     with pytest.raises(ConfigError, match=f"^{name}="):
         Settings.from_env({name: value})
+
+
+def test_the_engine_variables_are_read() -> None:
+    settings = Settings.from_env({
+        "FEEDSIFT_ENGINE": "Typesense", "FEEDSIFT_TYPESENSE_API_KEY": "key-4711",
+        "FEEDSIFT_TYPESENSE_NODES": "http://10.0.0.1:8108, https://ts2.example.org:443/,http://[::1]:8108",
+    })
+    assert settings.engine == "typesense"
+    assert settings.typesense_nodes == ("http://10.0.0.1:8108", "https://ts2.example.org:443",
+                                        "http://[::1]:8108")
+    assert settings.typesense_api_key == "key-4711"
+    assert "key-4711" not in repr(settings)
+    assert Settings().engine == "whoosh"
+
+
+@pytest.mark.parametrize(("environ", "missing"), [
+    ({}, "FEEDSIFT_TYPESENSE_NODES and FEEDSIFT_TYPESENSE_API_KEY"),
+    ({"FEEDSIFT_TYPESENSE_NODES": "http://127.0.0.1:8108"}, "FEEDSIFT_TYPESENSE_API_KEY"),
+    ({"FEEDSIFT_TYPESENSE_API_KEY": "key-4711"}, "FEEDSIFT_TYPESENSE_NODES"),
+])
+def test_typesense_needs_nodes_and_a_key(environ: dict[str, str], missing: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        Settings.from_env({"FEEDSIFT_ENGINE": "typesense", **environ})
+    assert str(caught.value) == f"FEEDSIFT_ENGINE=typesense needs {missing}"
+    assert "key-4711" not in str(caught.value)
+
+
+def test_a_bad_typesense_key_is_refused_without_being_echoed() -> None:
+    with pytest.raises(ConfigError) as caught:
+        Settings.from_env({"FEEDSIFT_TYPESENSE_API_KEY": "secret key"})
+    assert str(caught.value).startswith("FEEDSIFT_TYPESENSE_API_KEY=(hidden): ")
+    assert "secret" not in str(caught.value)
 
 
 def test_every_field_has_a_feedsift_variable_and_a_description() -> None:
@@ -82,12 +118,12 @@ def test_create_app_reads_the_environment_only_without_settings(
     with pytest.raises(ConfigError, match="FEEDSIFT_REOPEN_INTERVAL"):
         create_app()
     app = create_app(Settings(index_dir=tmp_path))
-    search_index(app).close()
+    current_engine(app).close()
     monkeypatch.setenv("FEEDSIFT_REOPEN_INTERVAL", "3")
     monkeypatch.setenv("FEEDSIFT_INDEX_DIR", str(tmp_path))
     app = create_app()
     assert app.config["FEEDSIFT_SETTINGS"] == Settings(index_dir=tmp_path, reopen_interval=3.0)
-    search_index(app).close()
+    current_engine(app).close()
 
 
 def test_the_packaged_spec_is_the_repository_spec() -> None:

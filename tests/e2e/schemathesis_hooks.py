@@ -1,6 +1,6 @@
 """Schemathesis hooks for the contract fuzz: how to send a JSON Lines body, which it cannot do by itself.
 
-Loaded by ``schemathesis run`` through ``SCHEMATHESIS_HOOKS=tests.contract.schemathesis_hooks``.
+Loaded by ``schemathesis run`` through ``SCHEMATHESIS_HOOKS=tests.e2e.schemathesis_hooks``.
 """
 
 from __future__ import annotations
