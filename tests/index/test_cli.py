@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import pty
 import subprocess
 import sys
 from pathlib import Path
@@ -76,3 +78,26 @@ def test_rebuild_replaces_the_index(tmp_path: Path) -> None:
     failed = run("rebuild", "--index", index, "missing.xml")
     assert failed.returncode == 1 and "left unchanged" in failed.stderr
     assert json.loads(run("stats", "--index", index, "--json").stdout)["items"] == 6
+
+
+def test_progress_bar_only_on_a_terminal(tmp_path: Path) -> None:
+    piped = run("add", "--index", str(tmp_path / "piped"), str(SAMPLES / "papers.atom"))
+    assert "indexing" not in piped.stderr
+    leader, follower = pty.openpty()
+    try:
+        args = [FEEDSIFT, "add", "--index", str(tmp_path / "tty"), str(SAMPLES / "papers.atom")]
+        proc = subprocess.run(args, stdout=subprocess.PIPE, stderr=follower, timeout=60)
+        os.close(follower)
+        shown = b""
+        while True:
+            try:
+                chunk = os.read(leader, 4096)
+            except OSError:  # the pty is closed once the child and our copy of its end are gone
+                break
+            if not chunk:
+                break
+            shown += chunk
+    finally:
+        os.close(leader)
+    assert proc.returncode == 0
+    assert b"indexing" in shown
