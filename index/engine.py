@@ -21,7 +21,7 @@ from .writer import WriteReport
 ENGINES = ("whoosh", "typesense")
 # Kept here as well as in index.errors, where the rest of the family lives: callers of the seam
 # import it from the seam.
-__all__ = ["ENGINES", "Engine", "EngineUnavailableError", "engine_from_environ", "open_engine",
+__all__ = ["ENGINES", "Engine", "EngineUnavailableError", "WriteReport", "engine_from_environ", "open_engine",
            "typesense_from_environ"]
 
 

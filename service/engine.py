@@ -18,11 +18,10 @@ from collections.abc import Iterable
 
 from flask import Flask, current_app
 
-from index.engine import Engine, open_engine
+from index.engine import Engine, WriteReport, open_engine
 from index.model import FeedItem
 from index.poll import PollOptions, PollResult, poll_feed
 from index.registry import Feed, Registry
-from index.writer import WriteReport
 
 from .config import Settings
 
