@@ -131,7 +131,11 @@ def best_window(text: str, spans: list[tuple[int, int]], width: int = SNIPPET_CH
 
 def snippet_and_highlight(text: str, terms: set[str], analyzer: Any) -> tuple[str, str]:
     """Return (plain snippet, highlighted HTML fragment) of the same window of a summary."""
-    spans = match_spans(text[:ANALYSE_CHARS], terms, analyzer)
+    return window_of(text, match_spans(text[:ANALYSE_CHARS], terms, analyzer))
+
+
+def window_of(text: str, spans: list[tuple[int, int]]) -> tuple[str, str]:
+    """Return (plain snippet, highlighted HTML fragment) of the best window of ``text`` for ``spans``."""
     start, end = best_window(text, spans)
     prefix = "… " if start > 0 else ""
     suffix = " …" if end < len(text) else ""

@@ -32,7 +32,6 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from html import escape
 from typing import Any
 from urllib.parse import quote
 
@@ -45,7 +44,7 @@ from whoosh.fields import ID, KEYWORD, TEXT, Schema
 
 from .analysis import STOP_WORDS, name_analyzer, stem_word, text_analyzer
 from .errors import EngineUnavailableError, IndexMissingError, IndexVersionError, QueryError
-from .highlight import best_window, mark, match_spans
+from .highlight import mark, match_spans, window_of
 from .model import FacetCount, FeedItem, Hit, Page
 from .query import MAX_EXPANSIONS, MIN_PREFIX_CHARS, _require_filters, check_syntax, make_parser
 from .searcher import IndexStats, Item, SearchRequest, SourceCount, check_request
@@ -600,9 +599,7 @@ class TypesenseEngine:
         summary = doc.get("summary", "")
         title_spans = _spans(title, marked.get("title"), stems)
         summary_spans = _spans(summary, marked.get("summary"), stems)
-        start, end = best_window(summary, summary_spans)
-        prefix = "… " if start > 0 else ""
-        suffix = " …" if end < len(summary) else ""
+        snippet, summary_html = window_of(summary, summary_spans)
         score = float(raw.get("text_match") or 0) / 1e18
         return Hit(
             id=doc["id"],
@@ -611,10 +608,10 @@ class TypesenseEngine:
             source=doc.get("source", ""),
             published=_to_datetime(doc.get("published")),
             score=round(score, 4),
-            snippet=prefix + summary[start:end].strip() + suffix,
+            snippet=snippet,
             highlights={
                 "title": mark(title, title_spans),
-                "summary": escape(prefix) + mark(summary, summary_spans, start, end).strip() + escape(suffix),
+                "summary": summary_html,
             },
         )
 
