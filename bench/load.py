@@ -240,14 +240,15 @@ class Server:
 
 
 @contextmanager
-def serve(index_dir: Path, log: Path, *, workers: int = 2,
-          start_timeout: float = START_TIMEOUT) -> Iterator[Server]:
+def serve(index_dir: Path, log: Path, *, workers: int = 2, start_timeout: float = START_TIMEOUT,
+          extra_env: dict[str, str] | None = None) -> Iterator[Server]:
     """Run gunicorn over ``index_dir`` until the block ends, then stop it by pid.
 
     The log goes to a file: an unread pipe can fill and block the server.
     """
     port = free_port()
-    env = {**os.environ, "FEEDSIFT_INDEX_DIR": str(index_dir), "WEB_CONCURRENCY": str(workers)}
+    env = {**os.environ, "FEEDSIFT_INDEX_DIR": str(index_dir), "WEB_CONCURRENCY": str(workers),
+           **(extra_env or {})}
     with log.open("wb") as out:
         started = time.perf_counter()
         process = subprocess.Popen(

