@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from prometheus_client.parser import text_string_to_metric_families
@@ -35,9 +36,17 @@ def test_metrics_add_up_every_worker(tmp_path: Path) -> None:
     (tmp_path / "metrics").mkdir()
     with gunicorn(env, tmp_path / "gunicorn.log", args=("--access-logformat", ACCESS_FORMAT)) as server:
         before = scrape(server)
-        searches, missing = 40, 7
-        for page in range(1, searches + 1):
-            assert server.fetch(f"/v1/search?q=learning&page={page}")[0] == 200
+        # Concurrent requests, so that while one worker is busy the other must accept: sequential ones
+        # from a single client can all land on the same worker. Batches go on until both have answered.
+        searches, missing = 0, 7
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            while searches < 400:
+                pages = range(searches + 1, searches + 21)
+                statuses = list(pool.map(lambda n: server.fetch(f"/v1/search?q=learning&page={n}")[0], pages))
+                assert statuses == [200] * len(pages)
+                searches += len(pages)
+                if len(set(PROBE.findall(server.log_text()))) >= 2:
+                    break
         for _ in range(missing):
             assert server.fetch("/v1/items/nope")[0] == 404
         deadline = time.monotonic() + 3
