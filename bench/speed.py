@@ -245,17 +245,12 @@ def typesense_node(root: Path) -> Iterator[Any]:
 
     The node is the test suite's (tests/support/typesense_nodes.py), imported only when asked for.
     """
-    from tests.support.typesense_nodes import make_nodes
+    from tests.support.typesense_nodes import running_node
 
     if root.exists():
         shutil.rmtree(root)
-    (node,) = make_nodes(root, 1)
-    node.start()
-    try:
-        node.wait_healthy()
+    with running_node(root) as node:
         yield node
-    finally:
-        node.stop()
 
 
 def open_typesense(node: Any) -> Engine:

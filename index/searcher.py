@@ -340,7 +340,7 @@ class SearchIndex:
             title=title,
             link=stored.get("link", ""),
             source=stored.get("source", ""),
-            published=_to_datetime(stored.get("published")),
+            published=from_timestamp(stored.get("published")),
             score=round(score, 4),
             snippet=snippet,
             highlights={"title": mark(title, match_spans(title, terms, analyzer)), "summary": summary_html},
@@ -421,7 +421,7 @@ class SearchIndex:
             newest = np.full(len(view.source_names), np.iinfo(np.int64).min, dtype=np.int64)
             np.maximum.at(newest, view.source_ord[docs], view.sort_date[docs])
             rows = [
-                SourceCount(name=name, count=int(counts[i]), newest=_to_datetime(int(newest[i])))
+                SourceCount(name=name, count=int(counts[i]), newest=from_timestamp(int(newest[i])))
                 for i, name in enumerate(view.source_names) if counts[i]
             ]
             rows.sort(key=lambda r: (-r.count, r.name))
@@ -469,7 +469,7 @@ class SearchIndex:
             found = {}
             for item_id in item_ids:
                 docnum = view.searcher.document_number(id=item_id)
-                stamp = _to_datetime(int(view.sort_date[docnum])) if docnum is not None else None
+                stamp = from_timestamp(int(view.sort_date[docnum])) if docnum is not None else None
                 if stamp is not None:
                     found[item_id] = stamp
             return found
@@ -491,7 +491,8 @@ def _open_view(store: IndexStore) -> _View:
     raise AssertionError("unreachable")
 
 
-def _to_datetime(value: Any) -> datetime | None:
+def from_timestamp(value: Any) -> datetime | None:
+    """Return stored epoch seconds as a UTC datetime, or None when absent or out of range."""
     if value is None:
         return None
     try:
@@ -509,7 +510,7 @@ def _item(stored: dict[str, Any]) -> Item:
         link=stored.get("link", ""),
         summary=stored.get("summary", ""),
         source=stored.get("source", ""),
-        published=_to_datetime(stored.get("published")),
+        published=from_timestamp(stored.get("published")),
         authors=tuple(a for a in authors.split("\n") if a),
         tags=tuple(t for t in tags.split(",") if t),
     )

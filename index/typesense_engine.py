@@ -47,7 +47,7 @@ from .errors import EngineUnavailableError, IndexMissingError, IndexVersionError
 from .highlight import mark, match_spans, window_of
 from .model import FacetCount, FeedItem, Hit, Page
 from .query import MAX_EXPANSIONS, MIN_PREFIX_CHARS, _require_filters, check_syntax, make_parser
-from .searcher import IndexStats, Item, SearchRequest, SourceCount, check_request
+from .searcher import IndexStats, Item, SearchRequest, SourceCount, check_request, from_timestamp
 from .suggest import SourceSuggestion, Suggestions, TitleSuggestion, words_of
 from .writer import WriteReport
 
@@ -606,7 +606,7 @@ class TypesenseEngine:
             title=title,
             link=doc.get("link", ""),
             source=doc.get("source", ""),
-            published=_to_datetime(doc.get("published")),
+            published=from_timestamp(doc.get("published")),
             score=round(score, 4),
             snippet=snippet,
             highlights={
@@ -626,7 +626,7 @@ class TypesenseEngine:
             link=doc.get("link", ""),
             summary=doc.get("summary", ""),
             source=doc.get("source", ""),
-            published=_to_datetime(doc.get("published")),
+            published=from_timestamp(doc.get("published")),
             authors=tuple(doc.get("authors") or ()),
             tags=tuple(doc.get("tags") or ()),
         )
@@ -711,7 +711,7 @@ class TypesenseEngine:
         return Suggestions(
             titles=[
                 TitleSuggestion(id=d["id"], title=d.get("title", ""), source=d.get("source", ""),
-                                published=_to_datetime(d.get("published")))
+                                published=from_timestamp(d.get("published")))
                 for d in (h["document"] for h in found.get("hits", []))
             ],
             sources=sources[:limit],
@@ -726,12 +726,12 @@ class TypesenseEngine:
         found: dict[str, datetime] = {}
         for result in self._multi(searches):
             for hit in result.get("hits", []):
-                stamp = _to_datetime(hit["document"].get("sort_date"))
+                stamp = from_timestamp(hit["document"].get("sort_date"))
                 if stamp is not None:
                     found[hit["document"]["id"]] = stamp
         for odd in (i for i in wanted if "`" in i):
             doc = self._retrieve(odd)
-            stamp = _to_datetime(doc.get("sort_date")) if doc is not None else None
+            stamp = from_timestamp(doc.get("sort_date")) if doc is not None else None
             if stamp is not None:
                 found[odd] = stamp
         return found
@@ -753,7 +753,7 @@ class TypesenseEngine:
             for group in grouped.get("grouped_hits", []):
                 for hit in group.get("hits", []):
                     newest[hit["document"]["source"]] = int(hit["document"]["sort_date"])
-        rows = [SourceCount(name=name, count=count, newest=_to_datetime(newest.get(name)))
+        rows = [SourceCount(name=name, count=count, newest=from_timestamp(newest.get(name)))
                 for name, count in counts.items()]
         rows.sort(key=lambda r: (-r.count, r.name))
         return rows, int(counted.get("found", 0))
@@ -771,7 +771,7 @@ class TypesenseEngine:
             items=total,
             sources={r.name: r.count for r in rows},
             size_bytes=0,
-            last_update=_to_datetime(hits[0]["document"].get("written_at")) if hits else None,
+            last_update=from_timestamp(hits[0]["document"].get("written_at")) if hits else None,
             path=f"typesense:{self.collection}",
         )
 
@@ -1043,15 +1043,6 @@ def _month_facets(result: dict[str, Any]) -> list[FacetCount]:
 def _chunks(values: list[str], size: int) -> Iterator[list[str]]:
     for i in range(0, len(values), size):
         yield values[i:i + size]
-
-
-def _to_datetime(value: Any) -> datetime | None:
-    if value is None:
-        return None
-    try:
-        return datetime.fromtimestamp(int(value), tz=UTC)
-    except (ValueError, OverflowError, OSError):
-        return None
 
 
 @contextmanager

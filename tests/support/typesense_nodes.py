@@ -16,6 +16,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -159,16 +160,23 @@ def start_cluster(root: Path, count: int = 3, timeout: float = 30.0) -> list[Nod
     return nodes
 
 
-@pytest.fixture(scope="session")
-def typesense_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Node]:
-    """A single typesense-server on free 127.0.0.1 ports with a temporary data directory.
-
-    Registered for the whole suite by tests/conftest.py, so every test package shares one node.
-    """
-    (node,) = make_nodes(tmp_path_factory.mktemp("typesense"), 1)
+@contextmanager
+def running_node(root: Path) -> Iterator[Node]:
+    """Run one typesense-server on free 127.0.0.1 ports with its data under ``root``; stop it by PID."""
+    (node,) = make_nodes(root, 1)
     node.start()
     try:
         node.wait_healthy()
         yield node
     finally:
         node.stop()
+
+
+@pytest.fixture(scope="session")
+def typesense_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Node]:
+    """A single typesense-server on free 127.0.0.1 ports with a temporary data directory.
+
+    Registered for the whole suite by tests/conftest.py, so every test package shares one node.
+    """
+    with running_node(tmp_path_factory.mktemp("typesense")) as node:
+        yield node
