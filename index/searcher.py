@@ -28,6 +28,7 @@ from .errors import IndexMissingError, QueryError
 from .highlight import mark, match_spans, snippet_and_highlight
 from .model import FacetCount, Hit, Page
 from .query import highlight_terms, parse_query
+from .scoring import Matches, Scorer
 from .store import TORN_READS, IndexStore
 from .suggest import Suggestions
 from .suggest import suggest as suggest_from_view
@@ -130,6 +131,7 @@ class _View:
         self.month_ord = (years * 12 + months).astype(np.int64)
         self.by_lower = {name.lower(): name for name in self.source_names}
         self.all_docs = np.flatnonzero(self.live)
+        self.scorer = Scorer(self.searcher)
 
     def source_name(self, text: str) -> str | None:
         return self.by_lower.get(text.strip().lower())
@@ -243,18 +245,18 @@ class SearchIndex:
         with self._use() as view:
             reader = view.searcher.reader()
             q = self._parse(view, req.q, match_all=req.match == "all") if req.q.strip() else None
-            matched = self._match_set(view, q)
-            dated = matched[self._date_mask(view, matched, req.since, req.until)]
-            source_facets = self._source_facets(view, dated)
+            matched = self._matches(view, q)
+            dated = _select(matched, self._date_mask(view, matched.docs, req.since, req.until))
+            source_facets = self._source_facets(view, dated.docs)
             wanted = [view.source_name(s) for s in req.sources]
             if req.sources:
                 ords = np.array([view.source_names.index(n) for n in wanted if n is not None], dtype=np.int32)
-                final = dated[np.isin(view.source_ord[dated], ords)]
+                final = _select(dated, np.isin(view.source_ord[dated.docs], ords))
             else:
                 final = dated
-            total = int(final.size)
+            total = final.size
             start = (req.page - 1) * req.per_page
-            scored = self._order(view, q, final, req, start)
+            scored = self._order(view, final, req, start, ranked=q is not None)
             terms = highlight_terms(q, reader) if q is not None else set()
             hits = [self._hit(view, docnum, score, terms) for docnum, score in scored]
             did_you_mean = self._did_you_mean(view, req.q) if q is not None and total < 3 else None
@@ -264,7 +266,7 @@ class SearchIndex:
                 per_page=req.per_page,
                 hits=hits,
                 source_facets=source_facets,
-                month_facets=self._month_facets(view, final),
+                month_facets=self._month_facets(view, final.docs),
                 did_you_mean=did_you_mean,
             )
 
@@ -272,12 +274,12 @@ class SearchIndex:
         return parse_query(text, view.schema, view.searcher.reader(), match_all=match_all,
                            source_names=view.source_name)
 
-    def _match_set(self, view: _View, q: Any) -> np.ndarray[Any, Any]:
+    def _matches(self, view: _View, q: Any) -> Matches:
+        """Return the live documents ``q`` matches, with their scores (every live document for no query)."""
         if q is None:
-            return view.all_docs
-        docs = np.fromiter(view.searcher.docs_for_query(q), dtype=np.int64)
-        docs = np.unique(docs)
-        return docs[view.live[docs]]
+            return Matches(view.all_docs, np.zeros(view.all_docs.size, dtype=np.float64))
+        found = view.scorer.matches(q)
+        return _select(found, view.live[found.docs])
 
     def _date_mask(self, view: _View, docs: np.ndarray[Any, Any], since: datetime | None,
                    until: datetime | None) -> np.ndarray[Any, Any]:
@@ -306,28 +308,19 @@ class SearchIndex:
             for i, c in enumerate(counts) if c
         ]
 
-    def _order(self, view: _View, q: Any, docs: np.ndarray[Any, Any], req: SearchRequest,
-               start: int) -> list[tuple[int, float]]:
+    def _order(self, view: _View, found: Matches, req: SearchRequest, start: int, *,
+               ranked: bool) -> list[tuple[int, float]]:
         end = start + req.per_page
+        docs, scores = found.docs, found.scores
         if docs.size == 0 or start >= docs.size:
             return []
-        if q is None or req.sort != "relevance":
-            dates = view.sort_date[docs]
+        if not ranked or req.sort != "relevance":
             # Newest first breaks ties by higher docnum (later indexed), oldest first by lower.
-            keys = np.lexsort((docs, dates))
-            ordered = docs[keys[::-1]] if req.sort != "oldest" else docs[keys]
-            page = [int(d) for d in ordered[start:end]]
-            scores = self._scores(view, q, page) if q is not None else {}
-            return [(d, scores.get(d, 0.0)) for d in page]
-        allowed = docs if docs.size != view.all_docs.size else None
-        results = view.searcher.search(
-            q, limit=end, filter=set(allowed.tolist()) if allowed is not None else None, terms=False
-        )
-        return [(int(docnum), float(score)) for score, docnum in results.top_n[start:end]]
-
-    def _scores(self, view: _View, q: Any, docnums: list[int]) -> dict[int, float]:
-        results = view.searcher.search(q, limit=len(docnums), filter=set(docnums))
-        return {int(docnum): float(score) for score, docnum in results.top_n}
+            keys = np.lexsort((docs, view.sort_date[docs]))
+            picked = keys[::-1][start:end] if req.sort != "oldest" else keys[start:end]
+        else:
+            picked = _top(scores, docs, end)[start:end]
+        return [(int(docs[i]), float(scores[i])) for i in picked]
 
     def _hit(self, view: _View, docnum: int, score: float, terms: set[str]) -> Hit:
         stored = view.searcher.stored_fields(docnum)
@@ -403,20 +396,19 @@ class SearchIndex:
             if not key_terms:
                 return []
             q = query.Or([query.Term("content", term, boost=weight) for term, weight in key_terms])
-            results = view.searcher.search(q, limit=limit + 1, mask={docnum}, terms=False)
-            hits = []
-            for hit in results:
-                if hit.docnum == docnum or not view.live[hit.docnum]:
-                    continue
-                hits.append(self._hit(view, hit.docnum, float(hit.score), set()))
-            return hits[:limit]
+            found = self._matches(view, q)
+            others = _select(found, found.docs != docnum)
+            return [
+                self._hit(view, int(others.docs[i]), float(others.scores[i]), set())
+                for i in _top(others.scores, others.docs, limit)
+            ]
 
     @_retry_torn_reads
     def sources(self, q: str | None = None) -> tuple[list[SourceCount], int]:
         """Return every source with its item count and newest date (over a query's matches if given)."""
         with self._use() as view:
             parsed = self._parse(view, q, match_all=False) if q and q.strip() else None
-            docs = self._match_set(view, parsed)
+            docs = self._matches(view, parsed).docs
             counts = np.bincount(view.source_ord[docs], minlength=len(view.source_names))
             newest = np.full(len(view.source_names), np.iinfo(np.int64).min, dtype=np.int64)
             np.maximum.at(newest, view.source_ord[docs], view.sort_date[docs])
@@ -489,6 +481,21 @@ def _open_view(store: IndexStore) -> _View:
                 raise
             time.sleep(0.01 * (attempt + 1))
     raise AssertionError("unreachable")
+
+
+def _select(found: Matches, mask: np.ndarray[Any, Any]) -> Matches:
+    return Matches(found.docs[mask], found.scores[mask])
+
+
+def _top(scores: np.ndarray[Any, Any], docs: np.ndarray[Any, Any], k: int) -> np.ndarray[Any, Any]:
+    """Return the positions of the ``k`` best scores, best first, equal scores by lower docnum (as Whoosh)."""
+    if k < scores.size:
+        cut = np.partition(scores, scores.size - k)[scores.size - k]
+        candidates = np.flatnonzero(scores >= cut)
+    else:
+        candidates = np.arange(scores.size)
+    order = np.lexsort((docs[candidates], -scores[candidates]))
+    return candidates[order[:k]]
 
 
 def from_timestamp(value: Any) -> datetime | None:
