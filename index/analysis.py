@@ -22,6 +22,8 @@ _CACHE_LIMIT = 200_000
 # A word: segments joined by hyphens ("IL-6", "COVID-19", "anti-inflammatory"). A segment is what the
 # tokenizer always took for a word: word characters, with dots inside (decimals, versions, host names).
 _WORD = re.compile(r"\w+(?:\.\w+)*(?:[-\u2010\u2011]\w+(?:\.\w+)*)*")
+# What one word of text is to the tokenizer: highlighting looks words up by it (index.highlight).
+WORD_PATTERN = _WORD
 _SEGMENT = re.compile(r"\w+(?:\.\w+)*")
 # A segment's parts: runs of letters, and runs of digits with their decimals ("ADAR1" is adar and 1).
 _PARTS = re.compile(r"[^\W\d_]+|\d+(?:\.\d+)*")

@@ -10,7 +10,7 @@ from typing import Any
 
 from whoosh.analysis import CompositeAnalyzer, LowercaseFilter, StopFilter, Token
 
-from .analysis import SnowballStemFilter
+from .analysis import WORD_PATTERN, GreekLetterFilter, SnowballStemFilter, WordPartTokenizer
 
 SNIPPET_CHARS = 240
 # Only the start of a long summary is analysed for the snippet: analysis cost follows the text length
@@ -18,7 +18,7 @@ SNIPPET_CHARS = 240
 ANALYSE_CHARS = 4000
 # Filters that turn one token into at most one, looking at nothing but its text: behind a tokenizer,
 # a chain of only these gives every word one index form, which can be worked out once per word.
-_WORDWISE_FILTERS = (LowercaseFilter, StopFilter, SnowballStemFilter)
+_WORDWISE_FILTERS = (LowercaseFilter, GreekLetterFilter, StopFilter, SnowballStemFilter)
 _FORMS_LIMIT = 100_000
 
 
@@ -35,6 +35,9 @@ class _WordForms:
         self.tokenizer = analyzer.items[0]
         self.filters = list(analyzer.items[1:])
         self.forms: dict[str, str | None] = {}
+        # With our own tokenizer a word's tokens depend on the word alone, so they are memoised too.
+        self.by_word = type(self.tokenizer) is WordPartTokenizer
+        self.pieces: dict[str, tuple[tuple[int, int, str], ...]] = {}
 
     def form(self, word: str) -> str | None:
         form = self.forms.get(word, "")
@@ -52,6 +55,21 @@ class _WordForms:
                 self.forms.clear()
             self.forms[word] = form
         return form
+
+    def word_pieces(self, word: str) -> tuple[tuple[int, int, str], ...]:
+        """Return (start, end, index form) of each token of one word that is not a stop word."""
+        pieces = self.pieces.get(word)
+        if pieces is None:
+            found = []
+            for token in self.tokenizer(word, chars=True, mode="query"):
+                form = self.form(token.text)
+                if form is not None:
+                    found.append((token.startchar, token.endchar, form))
+            pieces = tuple(found)
+            if len(self.pieces) >= _FORMS_LIMIT:
+                self.pieces.clear()
+            self.pieces[word] = pieces
+        return pieces
 
 
 _split: dict[int, _WordForms] = {}
@@ -83,6 +101,19 @@ def match_spans(text: str, terms: set[str], analyzer: Any) -> list[tuple[int, in
             for token in analyzer(text, chars=True, mode="query")
             if token.text in terms
         ]
+    if split.by_word:
+        memo = split.pieces
+        spans = []
+        for match in WORD_PATTERN.finditer(text):
+            word = match.group(0)
+            pieces = memo.get(word)
+            if pieces is None:
+                pieces = split.word_pieces(word)
+            base = match.start()
+            for start, end, found in pieces:
+                if found in terms:
+                    spans.append((base + start, base + end))
+        return spans
     forms = split.forms
     form = split.form
     spans = []
@@ -94,6 +125,8 @@ def match_spans(text: str, terms: set[str], analyzer: Any) -> list[tuple[int, in
         if found is not None and found in terms:
             spans.append((token.startchar, token.endchar))
     return spans
+
+
 def mark(text: str, spans: list[tuple[int, int]], start: int = 0, end: int | None = None) -> str:
     """Return ``text[start:end]`` as escaped HTML with each span wrapped in ``<mark>``."""
     end = len(text) if end is None else end
