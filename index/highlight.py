@@ -110,8 +110,8 @@ def match_spans(text: str, terms: set[str], analyzer: Any) -> list[tuple[int, in
             if pieces is None:
                 pieces = split.word_pieces(word)
             base = match.start()
-            for start, end, found in pieces:
-                if found in terms:
+            for start, end, index_form in pieces:
+                if index_form in terms:
                     spans.append((base + start, base + end))
         return spans
     forms = split.forms
