@@ -15,6 +15,11 @@ from .errors import BodyError
 from .schemas import HitSchema, ItemSchema, NoArgs, SimilarArgs, load_args
 
 bp = Blueprint("items", __name__, url_prefix="/v1/items")
+# Made once: a marshmallow schema deep-copies its declared fields on every instantiation.
+_NO_ARGS = NoArgs()
+_SIMILAR_ARGS = SimilarArgs()
+_ITEM = ItemSchema()
+_HITS = HitSchema(many=True)
 
 
 def _unknown(item_id: str) -> NotFound:
@@ -24,22 +29,22 @@ def _unknown(item_id: str) -> NotFound:
 @bp.get("/<item_id>")
 def get_item(item_id: str) -> dict[str, Any]:
     """Return the whole item."""
-    load_args(NoArgs(), request.args)
+    load_args(_NO_ARGS, request.args)
     item = current_engine().get(item_id)
     if item is None:
         raise _unknown(item_id)
-    body: dict[str, Any] = ItemSchema().dump(item)
+    body: dict[str, Any] = _ITEM.dump(item)
     return body
 
 
 @bp.get("/<item_id>/similar")
 def similar_items(item_id: str) -> dict[str, Any]:
     """Return the items most like this one, never the item itself."""
-    args = load_args(SimilarArgs(), request.args)
+    args = load_args(_SIMILAR_ARGS, request.args)
     hits = current_engine().similar(item_id, limit=args["limit"])
     if hits is None:
         raise _unknown(item_id)
-    return {"id": item_id, "hits": HitSchema(many=True).dump(hits)}
+    return {"id": item_id, "hits": _HITS.dump(hits)}
 
 
 @bp.post("")

@@ -202,8 +202,11 @@ class PageSchema(Schema):
     page = fields.Integer()
     per_page = fields.Integer()
     hits = fields.List(fields.Nested(HitSchema))
-    facets = fields.Function(lambda page: FacetsSchema().dump(page))
+    facets = fields.Function(lambda page: _FACETS.dump(page))
     did_you_mean = fields.String(allow_none=True)
+
+
+_FACETS: Schema = FacetsSchema()
 
 
 class ItemSchema(Schema):
