@@ -108,17 +108,24 @@ class Scorer:
         lengths[raw == 0] = 1.0
         return lengths
 
-    def postings(self, fieldname: str, btext: bytes) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
-        """Return a term's global docnums and weights (term frequencies) over every segment."""
+    def postings(
+        self, fieldname: str, btext: bytes, values: list[Any] | None = None
+    ) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
+        """Return a term's global docnums and weights (term frequencies) over every segment.
+
+        With a ``values`` list, also append each posting's value (encoded positions) to it.
+        """
         ids: list[np.ndarray[Any, Any]] = []
         weights: list[np.ndarray[Any, Any]] = []
         for sub, offset in self._leaves:
             reader = sub.reader()
             if (fieldname, btext) not in reader:
                 continue
-            for block_ids, block_weights in _segment_postings(reader, fieldname, btext):
+            for block_ids, block_weights, block_values in _segment_postings(reader, fieldname, btext):
                 ids.append(block_ids + offset)
                 weights.append(block_weights)
+                if values is not None:
+                    values.extend(block_values)
         if not ids:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float64)
         return np.concatenate(ids), np.concatenate(weights)
@@ -145,7 +152,7 @@ class Scorer:
 
 
 def _segment_postings(reader: Any, fieldname: str, btext: bytes) -> Any:
-    """Yield (ids, weights) arrays per posting block of one segment's term, reading the blocks directly.
+    """Yield (ids, weights, values) per posting block of one segment's term, reading the blocks directly.
 
     Reads by position only (``postfile.get``), never by seek-then-read as Whoosh's matcher does, so
     threads sharing a segment's memory map cannot move each other's file position.
@@ -156,11 +163,13 @@ def _segment_postings(reader: Any, fieldname: str, btext: bytes) -> Any:
         m = reader.postings(fieldname, btext)  # not the block layout read below: Whoosh's own way
         ids_list: list[int] = []
         weights_list: list[float] = []
+        values_list: list[Any] = []
         while m.is_active():
             ids_list.append(m.id())
             weights_list.append(m.weight())
+            values_list.append(m.value())
             m.next()
-        yield np.array(ids_list, dtype=np.int64), np.array(weights_list, dtype=np.float64)
+        yield np.array(ids_list, dtype=np.int64), np.array(weights_list, dtype=np.float64), values_list
         return
     postfile = terms._postfile
     start, _ = terminfo.extent()
@@ -176,7 +185,7 @@ def _segment_postings(reader: Any, fieldname: str, btext: bytes) -> Any:
         data = block.read()
         if compression:
             data = zlib.decompress(data)
-        deltas, weights, _values = pickle.loads(data)
+        deltas, weights, values = pickle.loads(data)
         ids = np.cumsum(np.array(deltas, dtype=np.int64))
         if weights is None:
             w = np.ones(count, dtype=np.float64)
@@ -185,7 +194,7 @@ def _segment_postings(reader: Any, fieldname: str, btext: bytes) -> Any:
         else:
             # Whoosh's matcher hands out weights from an array('f'): float32, like these.
             w = np.array(weights, dtype=np.float32).astype(np.float64)
-        yield ids, w
+        yield ids, w, values if values is not None else (None,) * count
         if last:
             return
         pos += _BLOCK_LENGTH.size + length
@@ -223,6 +232,8 @@ class _Evaluation:
             return self._boosted(self._without(self.run(q.a), self.run(q.b)), q.boost)
         if isinstance(q, query.Not):
             return self._not(q)
+        if isinstance(q, query.Phrase):
+            return self._phrase(q)
         return self.scorer.by_matcher(q)
 
     # -- leaves ---------------------------------------------------------------------------------
@@ -245,22 +256,73 @@ class _Evaluation:
         return self._boosted(found, q.boost)
 
     def _score_term(self, fieldname: str, btext: bytes, field: Any) -> Matches:
-        scorer = self.scorer
-        ids, tf = scorer.postings(fieldname, btext)
+        ids, tf = self.scorer.postings(fieldname, btext)
         if ids.size == 0:
             return _EMPTY
-        params = scorer.bm25(fieldname)
         if not field.scorable:
             return Matches(ids, tf)  # Whoosh's WeightScorer: the posting's weight is its score
-        if params is None:  # another weighting model: let Whoosh score it
+        if self.scorer.bm25(fieldname) is None:  # another weighting model: let Whoosh score it
             return self.scorer.by_matcher(query.Term(fieldname, btext.decode("utf-8")))
+        return Matches(ids, self._bm25(fieldname, btext, ids, tf))
+
+    def _bm25(self, fieldname: str, btext: bytes, ids: np.ndarray[Any, Any],
+              tf: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+        params = self.scorer.bm25(fieldname)
+        assert params is not None
         b, k1 = params
-        searcher = scorer.searcher
+        searcher = self.scorer.searcher
         idf = searcher.idf(fieldname, btext)
         avgfl = searcher.avg_field_length(fieldname) or 1
-        fl = scorer.field_lengths(fieldname)[ids]
-        scores = idf * ((tf * (k1 + 1)) / (tf + k1 * ((1 - b) + b * fl / avgfl)))
-        return Matches(ids, scores)
+        fl = self.scorer.field_lengths(fieldname)[ids]
+        scores: np.ndarray[Any, Any] = idf * ((tf * (k1 + 1)) / (tf + k1 * ((1 - b) + b * fl / avgfl)))
+        return scores
+
+    def _phrase(self, q: Any) -> Matches:
+        """Words next to each other in order: documents holding every word, then their positions checked.
+
+        Whoosh's phrase matcher scores a match as the sum of its words' scores; only slop 1 (adjacent
+        words) has this path.
+        """
+        schema = self.scorer.searcher.schema
+        field = schema[q.fieldname] if q.fieldname in schema else None
+        if (field is None or q.slop != 1 or not q.words or not field.scorable
+                or not field.format or not field.format.supports("positions")
+                or self.scorer.bm25(q.fieldname) is None):
+            return self.scorer.by_matcher(q)
+        try:
+            words = [field.to_bytes(w) for w in q.words]
+        except ValueError:
+            return _EMPTY
+        postings = []
+        for btext in dict.fromkeys(words):
+            values: list[Any] = []
+            ids, tf = self.scorer.postings(q.fieldname, btext, values)
+            if ids.size == 0:
+                return _EMPTY
+            postings.append((btext, ids, self._bm25(q.fieldname, btext, ids, tf), values))
+        by_word = {p[0]: p for p in postings}
+        # Documents holding every word, and where each word's posting for them is.
+        docs = postings[0][1]
+        at = {postings[0][0]: np.arange(docs.size)}
+        for btext, ids, _, _ in postings[1:]:
+            docs, keep, found = np.intersect1d(docs, ids, assume_unique=True, return_indices=True)
+            at = {w: i[keep] for w, i in at.items()}
+            at[btext] = found
+        if docs.size == 0:
+            return _EMPTY
+        decode = field.format.decode_positions
+        keep_docs = np.zeros(docs.size, dtype=bool)
+        for n in range(docs.size):
+            ends = set(decode(by_word[words[0]][3][at[words[0]][n]]))
+            for btext in words[1:]:
+                ends = {p for p in decode(by_word[btext][3][at[btext][n]]) if p - 1 in ends}
+                if not ends:
+                    break
+            keep_docs[n] = bool(ends)
+        scores = np.zeros(docs.size, dtype=np.float64)
+        for btext in words:
+            scores += by_word[btext][2][at[btext]]
+        return self._boosted(Matches(docs[keep_docs], scores[keep_docs]), q.boost)
 
     def _not(self, q: Any) -> Matches:
         excluded = self.run(q.query)

@@ -162,3 +162,29 @@ def test_field_lengths_are_whooshs(segmented_index: Path) -> None:
                 for sub, _ in searcher.leaf_searchers() for d in range(sub.doc_count_all())
             ]
             assert np.array_equal(lengths, np.array(expected, dtype=np.float64)), fieldname
+
+
+def test_phrases_match_whoosh(segmented_index: Path) -> None:
+    """Phrases taken from the items' own titles (so they match) and shuffled ones (so most do not)."""
+    ix = IndexStore(segmented_index).open()
+    with ix.searcher() as searcher:
+        analyzer = searcher.schema["content"].analyzer
+        scorer = Scorer(searcher)
+        rng = random.Random(11)
+        titles = [searcher.stored_fields(d).get("title", "") for d in range(searcher.doc_count_all())]
+        matched = 0
+        for title in rng.sample(titles, 120):
+            words = [t.text for t in analyzer(title, mode="query")]
+            if len(words) < 2:
+                continue
+            size = rng.choice([2, 2, 3, 4])
+            start = rng.randrange(max(1, len(words) - size + 1))
+            phrase = words[start:start + size]
+            if rng.random() < 0.3:
+                rng.shuffle(phrase)
+            for q in (query.Phrase(rng.choice(["content", "title"]), phrase, boost=rng.choice([1.0, 3.0])),
+                      query.Or([query.Phrase("content", phrase), query.Term("content", phrase[0])])):
+                theirs = _whoosh(searcher, q)
+                matched += bool(theirs)
+                _assert_same(_ours(scorer, searcher, q), theirs, repr(q))
+        assert matched > 100
