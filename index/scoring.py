@@ -17,22 +17,20 @@ own search so that an upgrade that changes the layout fails loudly.
 
 from __future__ import annotations
 
-import pickle
-import struct
 import threading
-import zlib
 from dataclasses import dataclass
-from io import BytesIO
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 from whoosh import query
-from whoosh.codec.whoosh3 import LENGTHS_COLUMN, WHOOSH3_HEADER_MAGIC, W3TermsReader, _lenfield
+from whoosh.codec.whoosh3 import LENGTHS_COLUMN, _lenfield
 from whoosh.columns import NumericColumn
 from whoosh.scoring import BM25F
 from whoosh.util.numeric import byte_to_length
 
-_BLOCK_LENGTH = struct.Struct("!i")
+from .postings import SegmentArrays, open_arrays, read_blocks
+
 # Whoosh stores each document's field length as one byte; this is the length each byte stands for.
 _LENGTH_OF_BYTE = np.array([byte_to_length(b) for b in range(256)], dtype=np.float64)
 # Whoosh scores a document inside ``a AND NOT b`` with InverseMatcher's weight for the NOT part.
@@ -61,10 +59,14 @@ class Scorer:
     once per query even when the query names it twice (the all-words tier repeats every word).
     """
 
-    def __init__(self, searcher: Any) -> None:
+    def __init__(self, searcher: Any, folder: Path | None = None) -> None:
         self.searcher = searcher
         self.doc_count = int(searcher.doc_count_all())
         self._leaves = list(searcher.leaf_searchers())
+        # Each segment's posting arrays (index.postings), where the writer has made them.
+        self._arrays: list[SegmentArrays | None] = [
+            _segment_arrays(folder, sub.reader()) if folder is not None else None for sub, _ in self._leaves
+        ]
         self._lengths: dict[str, np.ndarray[Any, Any]] = {}
         self._lock = threading.Lock()
         weighting = searcher.weighting
@@ -117,11 +119,17 @@ class Scorer:
         """
         ids: list[np.ndarray[Any, Any]] = []
         weights: list[np.ndarray[Any, Any]] = []
-        for sub, offset in self._leaves:
+        for (sub, offset), arrays in zip(self._leaves, self._arrays, strict=True):
+            if values is None and arrays is not None and arrays.covers(fieldname):
+                found = arrays.postings(fieldname, btext)
+                if found is not None:
+                    ids.append(found[0].astype(np.int64) + offset)
+                    weights.append(found[1].astype(np.float64))
+                    continue
             reader = sub.reader()
             if (fieldname, btext) not in reader:
                 continue
-            for block_ids, block_weights, block_values in _segment_postings(reader, fieldname, btext):
+            for block_ids, block_weights, block_values in read_blocks(reader, fieldname, btext):
                 ids.append(block_ids + offset)
                 weights.append(block_weights)
                 if values is not None:
@@ -151,53 +159,9 @@ class Scorer:
         return _sorted(np.array(docs, dtype=np.int64), np.array(scores, dtype=np.float64))
 
 
-def _segment_postings(reader: Any, fieldname: str, btext: bytes) -> Any:
-    """Yield (ids, weights, values) per posting block of one segment's term, reading the blocks directly.
-
-    Reads by position only (``postfile.get``), never by seek-then-read as Whoosh's matcher does, so
-    threads sharing a segment's memory map cannot move each other's file position.
-    """
-    terms = reader._terms
-    terminfo = reader.term_info(fieldname, btext)
-    if not isinstance(terms, W3TermsReader) or terminfo.is_inlined():
-        m = reader.postings(fieldname, btext)  # not the block layout read below: Whoosh's own way
-        ids_list: list[int] = []
-        weights_list: list[float] = []
-        values_list: list[Any] = []
-        while m.is_active():
-            ids_list.append(m.id())
-            weights_list.append(m.weight())
-            values_list.append(m.value())
-            m.next()
-        yield np.array(ids_list, dtype=np.int64), np.array(weights_list, dtype=np.float64), values_list
-        return
-    postfile = terms._postfile
-    start, _ = terminfo.extent()
-    if postfile.get(start, len(WHOOSH3_HEADER_MAGIC)) != WHOOSH3_HEADER_MAGIC:
-        raise ValueError(f"posting block header missing for {fieldname}:{btext!r}")
-    pos = start + len(WHOOSH3_HEADER_MAGIC)
-    while True:
-        (length,) = _BLOCK_LENGTH.unpack(postfile.get(pos, _BLOCK_LENGTH.size))
-        last = length < 0
-        length = abs(length)
-        block = BytesIO(postfile.get(pos + _BLOCK_LENGTH.size, length))
-        count, _maxid, _maxweight, compression, _minlen, _maxlen = pickle.load(block)
-        data = block.read()
-        if compression:
-            data = zlib.decompress(data)
-        deltas, weights, values = pickle.loads(data)
-        ids = np.cumsum(np.array(deltas, dtype=np.int64))
-        if weights is None:
-            w = np.ones(count, dtype=np.float64)
-        elif isinstance(weights, float):
-            w = np.full(count, weights, dtype=np.float64)
-        else:
-            # Whoosh's matcher hands out weights from an array('f'): float32, like these.
-            w = np.array(weights, dtype=np.float32).astype(np.float64)
-        yield ids, w, values if values is not None else (None,) * count
-        if last:
-            return
-        pos += _BLOCK_LENGTH.size + length
+def _segment_arrays(folder: Path, reader: Any) -> SegmentArrays | None:
+    segment = reader.segment() if hasattr(reader, "segment") else None
+    return open_arrays(folder, segment.segment_id()) if segment is not None else None
 
 
 def _sorted(docs: np.ndarray[Any, Any], scores: np.ndarray[Any, Any]) -> Matches:

@@ -131,7 +131,7 @@ class _View:
         self.month_ord = (years * 12 + months).astype(np.int64)
         self.by_lower = {name.lower(): name for name in self.source_names}
         self.all_docs = np.flatnonzero(self.live)
-        self.scorer = Scorer(self.searcher)
+        self.scorer = Scorer(self.searcher, self.path)
 
     def source_name(self, text: str) -> str | None:
         return self.by_lower.get(text.strip().lower())

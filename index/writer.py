@@ -7,12 +7,14 @@ import errno
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from whoosh.codec.whoosh3 import _lenfield
 from whoosh.index import TOC, clean_files
 from whoosh.writing import IndexWriter
 
+from . import postings
 from .errors import IndexWriteError
 from .model import FeedItem
 from .store import IndexStore
@@ -249,6 +251,25 @@ def _commit(writer: Any, **options: Any) -> None:
     except BaseException:
         _abandon(writer)
         raise
+    _write_posting_arrays(writer)
+
+
+def _write_posting_arrays(writer: Any) -> None:
+    """Give the segments the commit made their posting arrays (index.postings), while the lock is held.
+
+    The commit has succeeded whatever happens here: without arrays (disk full, say) searches read the
+    segment's postings from Whoosh's blocks, more slowly, and the next commit tries again.
+    """
+    storage = writer.storage
+    folder = getattr(storage, "folder", None)
+    if folder is None:
+        return
+    with contextlib.suppress(OSError):
+        ix = storage.open_index(writer.indexname)
+        try:
+            postings.write_missing(Path(folder), ix)
+        finally:
+            ix.close()
 
 
 def _abandon(writer: Any) -> None:

@@ -10,6 +10,7 @@ import random
 import re
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -71,6 +72,13 @@ def _whoosh(searcher: object, q: object) -> dict[int, float]:
     return {int(docnum): float(score) for score, docnum in results.top_n if not reader.is_deleted(docnum)}
 
 
+@pytest.fixture(params=["arrays", "blocks"])
+def scorer_of(request: pytest.FixtureRequest, segmented_index: Path) -> object:
+    """A Scorer reading the writer's posting arrays (index.postings), or only Whoosh's blocks."""
+    folder = IndexStore(segmented_index).current_path() if request.param == "arrays" else None
+    return lambda searcher: Scorer(searcher, folder)
+
+
 def _ours(scorer: Scorer, searcher: object, q: object) -> dict[int, float]:
     found = scorer.matches(q)
     reader = searcher.reader()  # type: ignore[attr-defined]
@@ -95,7 +103,7 @@ def test_the_index_has_several_segments_and_deletions(segmented_index: Path) -> 
 @pytest.mark.parametrize("text", USER_QUERIES)
 @pytest.mark.parametrize("match_all", [False, True])
 def test_user_queries_match_and_score_as_whoosh_does(
-    segmented_index: Path, text: str, match_all: bool
+    segmented_index: Path, scorer_of: Any, text: str, match_all: bool
 ) -> None:
     ix = IndexStore(segmented_index).open()
     with ix.searcher() as searcher:
@@ -106,13 +114,13 @@ def test_user_queries_match_and_score_as_whoosh_does(
             assert text == "the", f"{text!r} should parse"
             return
         theirs = _whoosh(searcher, q)
-        ours = _ours(Scorer(searcher), searcher, q)
+        ours = _ours(scorer_of(searcher), searcher, q)
         _assert_same(ours, theirs, f"{text!r} match_all={match_all}")
         if text in {"learning", "reinforcement learning", "NOT model"}:
             assert theirs, f"{text!r} should match something in the samples"
 
 
-def test_random_term_combinations_match_whoosh(segmented_index: Path) -> None:
+def test_random_term_combinations_match_whoosh(segmented_index: Path, scorer_of: Any) -> None:
     """Random trees of Or/And/Not/AndMaybe and boosts over the index's own words."""
     ix = IndexStore(segmented_index).open()
     with ix.searcher() as searcher:
@@ -120,7 +128,7 @@ def test_random_term_combinations_match_whoosh(segmented_index: Path) -> None:
         counts = Counter({t.decode(): reader.doc_frequency("content", t) for t in reader.lexicon("content")})
         words = [w for w, c in counts.most_common(400) if re.fullmatch(r"[a-z]+", w)]
         rng = random.Random(7)
-        scorer = Scorer(searcher)
+        scorer = scorer_of(searcher)
 
         def leaf() -> query.Query:
             boost = rng.choice([1.0, 1.0, 2.5, 1000.0])
@@ -164,12 +172,12 @@ def test_field_lengths_are_whooshs(segmented_index: Path) -> None:
             assert np.array_equal(lengths, np.array(expected, dtype=np.float64)), fieldname
 
 
-def test_phrases_match_whoosh(segmented_index: Path) -> None:
+def test_phrases_match_whoosh(segmented_index: Path, scorer_of: Any) -> None:
     """Phrases taken from the items' own titles (so they match) and shuffled ones (so most do not)."""
     ix = IndexStore(segmented_index).open()
     with ix.searcher() as searcher:
         analyzer = searcher.schema["content"].analyzer
-        scorer = Scorer(searcher)
+        scorer = scorer_of(searcher)
         rng = random.Random(11)
         titles = [searcher.stored_fields(d).get("title", "") for d in range(searcher.doc_count_all())]
         matched = 0

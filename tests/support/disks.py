@@ -30,11 +30,11 @@ def tmpfs(mount_point: Path, size: int = FS_BYTES) -> Iterator[Path]:
 def fill(fs: Path, leave: int) -> Path:
     """Fill ``fs`` until only about ``leave`` bytes are free, and return the filler file."""
     filler = fs / "filler"
-    with filler.open("wb") as out:
+    # Unbuffered: a buffered file would try its unwritten bytes again on close, and raise there.
+    with filler.open("wb", buffering=0) as out:
         try:
             while True:
                 out.write(b"\0" * 16384)
-                out.flush()
         except OSError:
             pass
     with filler.open("r+b") as out:
