@@ -63,11 +63,15 @@ class SegmentArrays:
         return self.ids[start:end], self.tf[start:end]
 
 
-def read_blocks(reader: Any, fieldname: str, btext: bytes) -> Any:
+def read_blocks(
+    reader: Any, fieldname: str, btext: bytes, wanted: np.ndarray[Any, Any] | None = None
+) -> Any:
     """Yield (ids, weights, values) per posting block of one segment's term, reading the blocks directly.
 
-    Reads by position only (``postfile.get``), never by seek-then-read as Whoosh's matcher does, so
-    threads sharing a segment's memory map cannot move each other's file position.
+    With ``wanted`` (sorted segment docnums), blocks that can hold none of them are skipped unread:
+    each block's header says the last docnum it holds. Reads by position only (``postfile.get``),
+    never by seek-then-read as Whoosh's matcher does, so threads sharing a segment's memory map
+    cannot move each other's file position.
     """
     terms = reader._terms
     terminfo = reader.term_info(fieldname, btext)
@@ -88,12 +92,21 @@ def read_blocks(reader: Any, fieldname: str, btext: bytes) -> Any:
     if postfile.get(start, len(WHOOSH3_HEADER_MAGIC)) != WHOOSH3_HEADER_MAGIC:
         raise ValueError(f"posting block header missing for {fieldname}:{btext!r}")
     pos = start + len(WHOOSH3_HEADER_MAGIC)
+    lowest = -1
     while True:
         (length,) = _BLOCK_LENGTH.unpack(postfile.get(pos, _BLOCK_LENGTH.size))
         last = length < 0
         length = abs(length)
         block = BytesIO(postfile.get(pos + _BLOCK_LENGTH.size, length))
-        count, _maxid, _maxweight, compression, _minlen, _maxlen = pickle.load(block)
+        count, maxid, _maxweight, compression, _minlen, _maxlen = pickle.load(block)
+        if wanted is not None:
+            skip = int(np.searchsorted(wanted, maxid, "right")) == int(np.searchsorted(wanted, lowest, "right"))
+            lowest = maxid
+            if skip:
+                if last:
+                    return
+                pos += _BLOCK_LENGTH.size + length
+                continue
         data = block.read()
         if compression:
             data = zlib.decompress(data)

@@ -138,6 +138,23 @@ class Scorer:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float64)
         return np.concatenate(ids), np.concatenate(weights)
 
+    def values(self, fieldname: str, btext: bytes, docs: np.ndarray[Any, Any]) -> dict[int, Any]:
+        """Return the posting value (encoded positions) of a term for each of ``docs`` (sorted) holding it.
+
+        Only the posting blocks that can hold one of ``docs`` are read.
+        """
+        found: dict[int, Any] = {}
+        for sub, offset in self._leaves:
+            reader = sub.reader()
+            local = docs[(docs >= offset) & (docs < offset + reader.doc_count_all())] - offset
+            if local.size == 0 or (fieldname, btext) not in reader:
+                continue
+            for block_ids, _, block_values in read_blocks(reader, fieldname, btext, local):
+                where = np.minimum(np.searchsorted(local, block_ids), local.size - 1)
+                for i in np.flatnonzero(local[where] == block_ids).tolist():
+                    found[int(block_ids[i]) + offset] = block_values[i]
+        return found
+
     def bm25(self, fieldname: str) -> tuple[float, float] | None:
         """Return (B, K1) for a scorable field when the searcher weighs with plain BM25F, else None."""
         if self._bm25 is None:
@@ -259,27 +276,28 @@ class _Evaluation:
             return _EMPTY
         postings = []
         for btext in dict.fromkeys(words):
-            values: list[Any] = []
-            ids, tf = self.scorer.postings(q.fieldname, btext, values)
+            ids, tf = self.scorer.postings(q.fieldname, btext)
             if ids.size == 0:
                 return _EMPTY
-            postings.append((btext, ids, self._bm25(q.fieldname, btext, ids, tf), values))
+            postings.append((btext, ids, self._bm25(q.fieldname, btext, ids, tf)))
         by_word = {p[0]: p for p in postings}
         # Documents holding every word, and where each word's posting for them is.
         docs = postings[0][1]
         at = {postings[0][0]: np.arange(docs.size)}
-        for btext, ids, _, _ in postings[1:]:
+        for btext, ids, _ in postings[1:]:
             docs, keep, found = np.intersect1d(docs, ids, assume_unique=True, return_indices=True)
             at = {w: i[keep] for w, i in at.items()}
             at[btext] = found
         if docs.size == 0:
             return _EMPTY
         decode = field.format.decode_positions
+        # Positions only for documents holding every word, from only the blocks that hold them.
+        values = {w: self.scorer.values(q.fieldname, w, docs) for w in by_word}
         keep_docs = np.zeros(docs.size, dtype=bool)
-        for n in range(docs.size):
-            ends = set(decode(by_word[words[0]][3][at[words[0]][n]]))
+        for n, doc in enumerate(docs.tolist()):
+            ends = set(decode(values[words[0]][doc]))
             for btext in words[1:]:
-                ends = {p for p in decode(by_word[btext][3][at[btext][n]]) if p - 1 in ends}
+                ends = {p for p in decode(values[btext][doc]) if p - 1 in ends}
                 if not ends:
                     break
             keep_docs[n] = bool(ends)
