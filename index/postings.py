@@ -100,7 +100,8 @@ def read_blocks(
         block = BytesIO(postfile.get(pos + _BLOCK_LENGTH.size, length))
         count, maxid, _maxweight, compression, _minlen, _maxlen = pickle.load(block)
         if wanted is not None:
-            skip = int(np.searchsorted(wanted, maxid, "right")) == int(np.searchsorted(wanted, lowest, "right"))
+            # No wanted docnum in (lowest, maxid]: the block holds none of them.
+            skip = np.searchsorted(wanted, maxid, "right") == np.searchsorted(wanted, lowest, "right")
             lowest = maxid
             if skip:
                 if last:
