@@ -126,6 +126,7 @@ def write_items(
                 on_commit(report)
             if progress is not None:
                 progress(len(batch))
+        _write_posting_arrays(ix)
     return total
 
 
@@ -143,6 +144,7 @@ def delete_items(store: IndexStore, ids: Iterable[str], *, lock_timeout: float =
                 _abandon(writer)
                 raise
             _commit(writer)
+            _write_posting_arrays(ix)  # a commit may merge segments
             return deleted
         finally:
             ix.close()
@@ -184,6 +186,7 @@ def rebuild(
                 _abandon(writer)
                 raise
             _commit(writer, optimize=True)
+            _write_posting_arrays(ix)
             ix.close()
             store.make_live(path)
         except BaseException:
@@ -251,25 +254,25 @@ def _commit(writer: Any, **options: Any) -> None:
     except BaseException:
         _abandon(writer)
         raise
-    _write_posting_arrays(writer)
 
 
-def _write_posting_arrays(writer: Any) -> None:
-    """Give the segments the commit made their posting arrays (index.postings), while the lock is held.
+def _write_posting_arrays(ix: Any) -> None:
+    """Give every segment without posting arrays its arrays (index.postings), while the lock is held.
 
-    The commit has succeeded whatever happens here: without arrays (disk full, say) searches read the
-    segment's postings from Whoosh's blocks, more slowly, and the next commit tries again.
+    Called once after a write's last commit, not after each: segments that a later commit of the
+    same write merges away never need them. The commits have succeeded whatever happens here:
+    without arrays (disk full, say) searches read those segments' postings from Whoosh's blocks,
+    more slowly, and the next write tries again.
     """
-    storage = writer.storage
-    folder = getattr(storage, "folder", None)
+    folder = getattr(ix.storage, "folder", None)
     if folder is None:
         return
     with contextlib.suppress(OSError):
-        ix = storage.open_index(writer.indexname)
+        fresh = ix.storage.open_index(ix.indexname)  # the latest commit's segments
         try:
-            postings.write_missing(Path(folder), ix)
+            postings.write_missing(Path(folder), fresh)
         finally:
-            ix.close()
+            fresh.close()
 
 
 def _abandon(writer: Any) -> None:
