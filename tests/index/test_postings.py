@@ -82,7 +82,8 @@ def test_a_segment_without_arrays_is_read_from_blocks(tmp_path: Path, items: lis
     store = IndexStore(tmp_path)
     write_items(store, items, batch_size=120)
     index = SearchIndex(tmp_path)
-    requests = [SearchRequest(q=q) for q in ("galaxy", "language model", "\"large language\"", "star -galaxy")]
+    texts = ("galaxy", "language model", "\"large language\"", "star -galaxy")
+    requests = [SearchRequest(q=q) for q in texts]
     expected = [index.search(r) for r in requests]
     index.close()
     victims = sorted(IndexStore(tmp_path).current_path().glob("*.fsp.terms"))[:2]
