@@ -583,9 +583,26 @@ def main(argv: list[str] | None = None) -> int:
     text = render(reports, command)
     print(text)
     if args.out:
-        args.out.write_text("# feedsift benchmarks\n\n" + text, encoding="utf-8")
+        write_section(args.out, text)
         log(f"wrote {args.out}")
     return 0
+
+
+def write_section(path: Path, section: str) -> None:
+    """Put ``section`` into the report at ``path`` in place of the section of the same heading.
+
+    BENCH.md holds the sections of several commands (Whoosh alone, Whoosh and Typesense side by
+    side); a run replaces only its own, or adds it at the end.
+    """
+    heading = section.split("\n", 1)[0]
+    text = path.read_text(encoding="utf-8") if path.exists() else "# feedsift benchmarks\n\n"
+    start = text.find(heading + "\n")
+    if start < 0:
+        text = text.rstrip("\n") + "\n\n" + section
+    else:
+        end = text.find("\n## ", start + len(heading))
+        text = text[:start] + section.rstrip("\n") + "\n" + (text[end:] if end >= 0 else "")
+    path.write_text(text, encoding="utf-8")
 
 
 if __name__ == "__main__":
