@@ -14,6 +14,7 @@ from whoosh.index import TOC, clean_files
 from whoosh.writing import IndexWriter
 
 from .errors import IndexWriteError
+from .fields import ItemText, ItemTextField
 from .model import FeedItem
 from .store import IndexStore
 
@@ -73,14 +74,23 @@ def open_writer(ix: Any) -> IndexWriter:
     return writer
 
 
-def to_document(item: FeedItem, *, first_seen: int) -> dict[str, Any]:
-    """Return the Whoosh document for an item: the one place an item becomes index fields."""
+def to_document(item: FeedItem, *, first_seen: int, analysed: bool = True) -> dict[str, Any]:
+    """Return the Whoosh document for an item: the one place an item becomes index fields.
+
+    ``analysed`` gives the text fields one shared :class:`ItemText`, for a schema whose text fields
+    are :class:`ItemTextField`; an index made before them has plain ``TEXT`` fields and takes strings.
+    """
     published = int(item.published.timestamp()) if item.published else None
+    text: dict[str, Any]
+    if analysed:
+        shared = ItemText(item.title, item.summary)
+        text = {"title": shared, "summary": shared, "content": shared,
+                "_stored_title": item.title, "_stored_summary": item.summary}
+    else:
+        text = {"title": item.title, "summary": item.summary, "content": item.title + "\n" + item.summary}
     doc: dict[str, Any] = {
+        **text,
         "id": item.id,
-        "title": item.title,
-        "summary": item.summary,
-        "content": item.title + "\n" + item.summary,
         "source": item.source,
         "link": item.link,
         "authors": "\n".join(item.authors),
@@ -92,6 +102,11 @@ def to_document(item: FeedItem, *, first_seen: int) -> dict[str, Any]:
     if published is not None:
         doc["published"] = published
     return doc
+
+
+def takes_item_text(schema: Any) -> bool:
+    """Return whether an index's own schema indexes its text fields from :class:`ItemText` values."""
+    return all(isinstance(schema[name], ItemTextField) for name in ("title", "summary", "content"))
 
 
 def write_items(
@@ -166,15 +181,16 @@ def rebuild(
             writer = open_writer(ix)
             try:
                 seen: set[str] = set()
+                analysed = takes_item_text(ix.schema)
                 for batch in _batches(items, batch_size):
                     now = int(time.time())
                     for item in batch:
                         if item.id in seen:
-                            writer.update_document(**to_document(item, first_seen=now))
+                            writer.update_document(**to_document(item, first_seen=now, analysed=analysed))
                             total.updated += 1
                         else:
                             seen.add(item.id)
-                            writer.add_document(**to_document(item, first_seen=now))
+                            writer.add_document(**to_document(item, first_seen=now, analysed=analysed))
                             total.added += 1
                     if progress is not None:
                         progress(len(batch))
@@ -198,19 +214,20 @@ def _write_batch(ix: Any, batch: list[FeedItem]) -> WriteReport:
     for item in batch:
         latest[item.id] = item  # the last copy of an id within a batch wins
     now = int(time.time())
+    analysed = takes_item_text(ix.schema)
     writes: list[tuple[str, dict[str, Any]]] = []
     with ix.searcher() as searcher:
         for item in latest.values():
             docnum = searcher.document_number(id=item.id)
             if docnum is None:
-                writes.append(("add", to_document(item, first_seen=now)))
+                writes.append(("add", to_document(item, first_seen=now, analysed=analysed)))
                 continue
             stored = searcher.stored_fields(docnum)
             if stored.get("fingerprint") == item.fingerprint():
                 report.unchanged += 1
                 continue
             first_seen = int(stored.get("first_seen") or now)
-            writes.append(("update", to_document(item, first_seen=first_seen)))
+            writes.append(("update", to_document(item, first_seen=first_seen, analysed=analysed)))
     if not writes:
         return report
     writer = open_writer(ix)

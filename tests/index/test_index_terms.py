@@ -124,10 +124,16 @@ def describe(reader: Any, *, spelling_values: bool) -> dict[str, Any]:
             "totals": totals, "doc_count": reader.doc_count()}
 
 
-@pytest.mark.parametrize("batch_size", [5000, 60])
-def test_index_matches_plain_whoosh_term_by_term(tmp_path: Path, batch_size: int) -> None:
+@pytest.mark.parametrize(("batch_size", "made_before"), [(5000, False), (30, False), (5000, True)])
+def test_index_matches_plain_whoosh_term_by_term(tmp_path: Path, batch_size: int, made_before: bool) -> None:
     items = real_and_awkward_items()
     store = IndexStore(tmp_path / "product")
+    if made_before:
+        # An index made before the shared analysis has the plain schema: writes must still fit it.
+        path, ix = store.create_generation()
+        ix.close()
+        whoosh_index.create_in(str(path), reference_schema()).close()
+        store.make_live(path)
     write_items(store, items, batch_size=batch_size)
     product = store.open()
     try:
@@ -155,6 +161,9 @@ def test_index_matches_plain_whoosh_term_by_term(tmp_path: Path, batch_size: int
     for key, postings in want["postings"].items():
         assert got["postings"][key] == postings, key
     assert got["lengths"] == want["lengths"]
-    assert got["totals"] == want["totals"]
+    if batch_size > len(items):
+        # A merge re-adds each document's length as the one-byte approximation Whoosh stores, so
+        # after one the field totals (BM25's average length) drift a little: whatever merges, always.
+        assert got["totals"] == want["totals"]
     assert got["stored"] == want["stored"]
     assert got["sort_date"] == want["sort_date"]
