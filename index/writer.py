@@ -186,7 +186,7 @@ def rebuild(
             writer = open_writer(ix)
             try:
                 seen: set[str] = set()
-                analysed = takes_item_text(ix.schema)
+                analysed = takes_item_text(writer.schema)
                 for batch in _batches(items, batch_size):
                     now = int(time.time())
                     for item in batch:
@@ -273,9 +273,11 @@ def _write_batch(ix: Any, batch: list[FeedItem], commit_options: dict[str, Any] 
     for item in batch:
         latest[item.id] = item  # the last copy of an id within a batch wins
     now = int(time.time())
-    analysed = takes_item_text(ix.schema)
     writes: list[tuple[str, dict[str, Any]]] = []
     with ix.searcher() as searcher:
+        # The searcher's schema, not ``ix.schema``: that reads the table of contents again and leaves
+        # the file open until collected, which (once a commit deletes it) keeps a disk from going read-only.
+        analysed = takes_item_text(searcher.schema)
         for item in latest.values():
             docnum = searcher.document_number(id=item.id)
             if docnum is None:
@@ -339,6 +341,7 @@ def _abandon(writer: Any) -> None:
     """
     with contextlib.suppress(Exception):
         writer.cancel()
+    _close_files(writer)
     lock = writer.writelock
     if lock is not None and lock.fd is not None:
         with contextlib.suppress(Exception):
@@ -346,6 +349,30 @@ def _abandon(writer: Any) -> None:
     with contextlib.suppress(Exception):
         toc = TOC.read(writer.storage, writer.indexname)
         clean_files(writer.storage, writer.indexname, toc.generation, toc.segments)
+
+
+def _close_files(writer: Any) -> None:
+    """Close the files of a writer whose cancel failed part-way (closing its columns hit a full disk).
+
+    Its postings, terms and column files stay open otherwise until the cyclic garbage collector
+    frees the writer, and once ``_abandon`` deletes them, open deleted files keep the file system
+    busy: it cannot be remounted read-only, and their space is not given back.
+    """
+    fieldwriter = getattr(writer, "fieldwriter", None)
+    perdocwriter = getattr(writer, "perdocwriter", None)
+    files = [
+        getattr(fieldwriter, "_postfile", None),
+        getattr(getattr(fieldwriter, "_tindex", None), "dbfile", None),
+        getattr(getattr(perdocwriter, "_cols", None), "_temp", None),
+        getattr(perdocwriter, "_vpostfile", None),
+    ]
+    for file in files:
+        if file is None:
+            continue
+        with contextlib.suppress(Exception):
+            file.close()
+        with contextlib.suppress(Exception):
+            file.file.close()  # the OS file under Whoosh's wrapper, if closing the wrapper failed first
 
 
 @contextlib.contextmanager
