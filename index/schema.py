@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from whoosh.fields import ID, KEYWORD, NUMERIC, TEXT, Schema
+from whoosh.fields import ID, KEYWORD, TEXT, Schema
 
 from .analysis import name_analyzer, text_analyzer
+from .fields import ItemTextField, StoredNumber
 
 # Bump when a change to the schema or analysis makes existing indexes unreadable or wrong.
 SCHEMA_VERSION = 2
@@ -30,19 +31,21 @@ def build_schema() -> Any:
     ``content`` (title and summary together, not stored) is what plain words search: one combined
     field ranked better on SciFact than title and summary weighted as separate fields (MEASURED.md).
     ``sort_date`` is the published date or, for items that carry none, when feedsift first saw them.
+    ``title``, ``summary`` and ``content`` are indexed from one analysis of each item (index/fields.py);
+    the dates are stored and ``sort_date`` is a column, but none of them is searched, so none has terms.
     """
     text = text_analyzer()
     return Schema(
         id=ID(stored=True, unique=True),
-        title=TEXT(analyzer=text, stored=True, phrase=True),
-        summary=TEXT(analyzer=text, stored=True, phrase=True),
-        content=TEXT(analyzer=text, stored=False, phrase=True, spelling=True),
+        title=ItemTextField("title", analyzer=text, stored=True),
+        summary=ItemTextField("summary", analyzer=text, stored=True),
+        content=ItemTextField("content", analyzer=text, stored=False, spelling=True),
         source=ID(stored=True, sortable=True),
         link=ID(stored=True),
         authors=TEXT(analyzer=name_analyzer(), stored=True, phrase=True),
         tags=KEYWORD(stored=True, lowercase=True, commas=True, scorable=False),
-        published=NUMERIC(int, bits=64, signed=True, stored=True),
-        sort_date=NUMERIC(int, bits=64, signed=True, stored=True, sortable=True),
-        first_seen=NUMERIC(int, bits=64, signed=True, stored=True),
+        published=StoredNumber(int, bits=64, signed=True, stored=True),
+        sort_date=StoredNumber(int, bits=64, signed=True, stored=True, sortable=True),
+        first_seen=StoredNumber(int, bits=64, signed=True, stored=True),
         fingerprint=ID(stored=True),
     )

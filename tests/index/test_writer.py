@@ -226,3 +226,25 @@ def test_incompatible_schema_version_says_rebuild_needed(tmp_path: Path) -> None
 def test_missing_index_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(IndexMissingError, match="no index at"):
         IndexStore(tmp_path / "nothing").open()
+
+
+def test_a_load_of_many_batches_merges_its_own_segments_ten_at_a_time(tmp_path: Path) -> None:
+    store = IndexStore(tmp_path / "ix")
+    records = [{"title": f"item {n} words", "link": f"https://a.example/{n}"} for n in range(75)]
+    report = write_items(store, jsonl_items(records), batch_size=3)  # 25 commits
+    assert report.added == 75
+    ix = store.open()
+    try:
+        # Commits 10 and 20 each merged the nine before them; commits 21-25 are left as they are.
+        assert sorted(s.doc_count_all() for s in ix._segments()) == [3, 3, 3, 3, 3, 30, 30]
+        assert ix.doc_count() == 75
+    finally:
+        ix.close()
+    # A later one-batch write merges small segments with Whoosh's own policy, as every write used to.
+    write_items(store, jsonl_items([{"title": "one more", "link": "https://a.example/more"}]))
+    index = SearchIndex(store.root)
+    try:
+        assert index.count() == 76
+        assert index.search(SearchRequest(q="words")).total == 75
+    finally:
+        index.close()

@@ -30,7 +30,8 @@ def tmpfs(mount_point: Path, size: int = FS_BYTES) -> Iterator[Path]:
 def fill(fs: Path, leave: int) -> Path:
     """Fill ``fs`` until only about ``leave`` bytes are free, and return the filler file."""
     filler = fs / "filler"
-    # Unbuffered: a buffered file would try its unwritten bytes again on close, and raise there.
+    # Unbuffered: a buffered file keeps the bytes the full disk refused and fails again on close, or
+    # not, depending on how the last write lined up with what was free.
     with filler.open("wb", buffering=0) as out:
         try:
             while True:
