@@ -501,7 +501,7 @@ METHOD = """\
 How to read it: every figure is the median of its runs, with min–max; "feedsift ÷ FTS5" divides the
 medians (above 1 for times means feedsift is slower, below 1 for items/s means it indexes slower).
 Indexing for feedsift is the product's own path (`load_input` of JSON Lines files of 20,000 items,
-then `write_items`, commits of 2,000); for FTS5 it is the peer's database work only. Search is the full
+then `write_items`, commits of 10,000); for FTS5 it is the peer's database work only. Search is the full
 default `/v1/search` work (`SearchIndex.search`: top 10 with exact total, source and month facets,
 highlights and snippets) against the peer's top 10 with exact total and source and month counts.
 Every run opens a fresh `SearchIndex` and a fresh SQLite connection and sends each query once; the

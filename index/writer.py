@@ -12,7 +12,6 @@ from typing import Any
 
 from whoosh.codec.whoosh3 import _lenfield
 from whoosh.index import TOC, clean_files
-from whoosh.reading import SegmentReader
 from whoosh.writing import IndexWriter
 
 from . import postings
@@ -21,7 +20,14 @@ from .fields import ItemText, ItemTextField
 from .model import FeedItem
 from .store import IndexStore
 
-DEFAULT_BATCH = 2000
+# Items per commit. A commit's cost is mostly per term (one block, pickled and compressed, per term),
+# and the terms of 10,000 items are far fewer than five times those of 2,000: 2,000-item commits
+# indexed ~340 items/s, 10,000-item ones ~410-430 (notes/indexing-handoff.md). Each commit is atomic.
+DEFAULT_BATCH = 10_000
+# Megabytes of postings a batch's writer sorts in memory before it sorts runs on disk instead, which
+# costs a pickle per posting and took 10,000-item commits from ~430 to ~260 items/s; such a commit
+# holds ~500 MB. (A rebuild's one writer keeps Whoosh's 128: it may hold any number of items.)
+POOL_MB = 1024
 # Seconds a writer waits for another writer's lock before it gives up with a clear message.
 DEFAULT_LOCK_TIMEOUT = 30.0
 
@@ -34,8 +40,6 @@ class WriteReport:
     updated: int = 0
     unchanged: int = 0
     committed_ids: list[str] = field(default_factory=list)
-    # The segment the last commit wrote, if any: how ``write_items`` follows its own segments.
-    segment_id: str | None = None
 
     def merge(self, other: WriteReport) -> None:
         self.added += other.added
@@ -71,9 +75,9 @@ class _KnownLengths:
         self._reader.close()
 
 
-def open_writer(ix: Any) -> IndexWriter:
+def open_writer(ix: Any, *, limitmb: int = 128) -> IndexWriter:
     """Return a writer for ``ix`` whose commit reads field lengths through :class:`_KnownLengths`."""
-    writer = ix.writer()
+    writer = ix.writer(limitmb=limitmb)
     per_document_reader = writer.per_document_reader
     writer.per_document_reader = lambda: _KnownLengths(per_document_reader())
     return writer
@@ -136,11 +140,14 @@ def write_items(
             held.enter_context(store.write_lock(lock_timeout))
             ix = _open_or_create(store)
         held.callback(ix.close)
-        merges = BulkMerges()
+        merge = True
         for batch in _batches(items, batch_size):
             with _index_io(store):
-                report = _write_batch(ix, batch, merges.policy())
-                merges.committed(report.segment_id)
+                # Only the call's first commit lets Whoosh merge small segments (as every commit did
+                # before): later ones would mostly re-merge this call's own, and a merge costs more
+                # than indexing the same items (67 s against 37 s CPU for 20,000).
+                report = _write_batch(ix, batch, {} if merge else {"merge": False})
+            merge = merge and not (report.added or report.updated)  # until a batch commits
             total.merge(report)
             if on_commit is not None:
                 on_commit(report)
@@ -218,60 +225,6 @@ def rebuild(
     return total
 
 
-class BulkMerges:
-    """The merge policy of one ``write_items`` call: merge its own new segments ten at a time.
-
-    Whoosh's default policy (MERGE_SMALL) leaves 2,000-item segments alone until about twenty of
-    them, then merges them all, and again later: in a 100k-item load most items were rewritten once
-    or twice, and a merge costs about as much as indexing. Here the call's commits do not merge
-    (each is still one atomic commit), except that every tenth merges the nine segments before it
-    with its own items into one: each item is rewritten at most once, and a load leaves one segment
-    per ten batches (segments cost query time: 5 instead of 1 were +20% p50 at 10k). The call's
-    first commit uses MERGE_SMALL, as every commit did before, so a call of one batch (the poll
-    worker's) merges as it always did, and the next call tidies what an earlier one left.
-    """
-
-    group = 10
-
-    def __init__(self) -> None:
-        self.pending: list[str] = []  # segments this call wrote and has not merged yet
-        self.first = True
-        self.grouping = False
-
-    def policy(self) -> dict[str, Any]:
-        """Return the commit options for the call's next commit."""
-        self.grouping = not self.first and len(self.pending) + 1 >= self.group
-        if self.first:
-            return {}
-        if self.grouping:
-            return {"mergetype": self._merge_pending}
-        return {"merge": False}
-
-    def committed(self, segment_id: str | None) -> None:
-        """Hear of the segment the commit wrote (None if there was nothing to write, so no commit)."""
-        if segment_id is None:
-            return
-        self.first = False
-        if self.grouping:
-            self.pending = []  # the group's segment is final: it is not merged again by this call
-        else:
-            self.pending.append(segment_id)
-
-    def _merge_pending(self, writer: Any, segments: list[Any]) -> list[Any]:
-        pending = set(self.pending)
-        kept = []
-        for segment in segments:
-            if segment.segment_id() in pending:
-                reader = SegmentReader(writer.storage, writer.schema, segment)
-                try:
-                    writer.add_reader(reader)
-                finally:
-                    reader.close()
-            else:
-                kept.append(segment)
-        return kept
-
-
 def _write_batch(ix: Any, batch: list[FeedItem], commit_options: dict[str, Any] | None = None) -> WriteReport:
     report = WriteReport()
     latest: dict[str, FeedItem] = {}
@@ -296,7 +249,7 @@ def _write_batch(ix: Any, batch: list[FeedItem], commit_options: dict[str, Any] 
             writes.append(("update", to_document(item, first_seen=first_seen, analysed=analysed)))
     if not writes:
         return report
-    writer = open_writer(ix)
+    writer = open_writer(ix, limitmb=POOL_MB)
     try:
         for kind, doc in writes:
             if kind == "add":
@@ -310,7 +263,6 @@ def _write_batch(ix: Any, batch: list[FeedItem], commit_options: dict[str, Any] 
         raise
     _commit(writer, **(commit_options or {}))
     report.committed_ids.extend(doc["id"] for _, doc in writes)
-    report.segment_id = writer.newsegment.segment_id()
     return report
 
 
