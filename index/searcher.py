@@ -132,6 +132,24 @@ class _View:
         self.by_lower = {name.lower(): name for name in self.source_names}
         self.all_docs = np.flatnonzero(self.live)
         self.scorer = Scorer(self.searcher, self.path)
+        self._date_order: np.ndarray[Any, Any] | None = None
+
+    def by_date(self, docs: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+        """Return ``docs`` (sorted docnums) ordered by date, then docnum.
+
+        Browsing everything by newest is a common request; sorting 100k dates for it took ~10 ms, so
+        the order of every live document is worked out once per view, and a large subset is read
+        off it with a mask instead of being sorted again.
+        """
+        if docs.size * 8 < self.all_docs.size:
+            return docs[np.lexsort((docs, self.sort_date[docs]))]
+        if self._date_order is None:
+            everything = self.all_docs
+            self._date_order = everything[np.lexsort((everything, self.sort_date[everything]))]
+        member = np.zeros(self.live.size, dtype=bool)
+        member[docs] = True
+        order = self._date_order
+        return order[member[order]]
 
     def source_name(self, text: str) -> str | None:
         return self.by_lower.get(text.strip().lower())
@@ -315,9 +333,10 @@ class SearchIndex:
         if docs.size == 0 or start >= docs.size:
             return []
         if not ranked or req.sort != "relevance":
+            ordered = view.by_date(docs)
             # Newest first breaks ties by higher docnum (later indexed), oldest first by lower.
-            keys = np.lexsort((docs, view.sort_date[docs]))
-            picked = keys[::-1][start:end] if req.sort != "oldest" else keys[start:end]
+            page = ordered[::-1][start:end] if req.sort != "oldest" else ordered[start:end]
+            picked = np.searchsorted(docs, page)
         else:
             picked = _top(scores, docs, end)[start:end]
         return [(int(docs[i]), float(scores[i])) for i in picked]

@@ -216,3 +216,17 @@ def test_invalidate_makes_the_next_read_see_a_write_despite_a_long_check_interva
         assert "x1" not in all_ids(idx)
     finally:
         idx.close()
+
+
+def test_date_order_read_off_the_whole_index_equals_sorting_the_subset(index: SearchIndex) -> None:
+    """Large subsets are ordered through the view's order of every document, small ones by sorting."""
+    import numpy as np
+
+    rng = np.random.default_rng(5)
+    with index._use() as view:
+        everything = view.all_docs
+        for size in (1, 3, everything.size // 10, everything.size // 2, everything.size):
+            docs = np.sort(rng.choice(everything, size=size, replace=False))
+            expected = docs[np.lexsort((docs, view.sort_date[docs]))]
+            assert np.array_equal(view.by_date(docs), expected), size
+        assert view._date_order is not None  # the large subsets took the precomputed path
