@@ -110,17 +110,12 @@ class Scorer:
         lengths[raw == 0] = 1.0
         return lengths
 
-    def postings(
-        self, fieldname: str, btext: bytes, values: list[Any] | None = None
-    ) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
-        """Return a term's global docnums and weights (term frequencies) over every segment.
-
-        With a ``values`` list, also append each posting's value (encoded positions) to it.
-        """
+    def postings(self, fieldname: str, btext: bytes) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
+        """Return a term's global docnums and weights (term frequencies) over every segment."""
         ids: list[np.ndarray[Any, Any]] = []
         weights: list[np.ndarray[Any, Any]] = []
         for (sub, offset), arrays in zip(self._leaves, self._arrays, strict=True):
-            if values is None and arrays is not None and arrays.covers(fieldname):
+            if arrays is not None and arrays.covers(fieldname):
                 found = arrays.postings(fieldname, btext)
                 if found is not None:
                     ids.append(found[0].astype(np.int64) + offset)
@@ -129,11 +124,9 @@ class Scorer:
             reader = sub.reader()
             if (fieldname, btext) not in reader:
                 continue
-            for block_ids, block_weights, block_values in read_blocks(reader, fieldname, btext):
+            for block_ids, block_weights, _ in read_blocks(reader, fieldname, btext):
                 ids.append(block_ids + offset)
                 weights.append(block_weights)
-                if values is not None:
-                    values.extend(block_values)
         if not ids:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float64)
         return np.concatenate(ids), np.concatenate(weights)
@@ -229,12 +222,15 @@ class _Evaluation:
             btext = field.to_bytes(q.text)
         except ValueError:
             return _EMPTY
-        key = (q.fieldname, btext)
+        return self._boosted(self._scored(q.fieldname, btext, field), q.boost)
+
+    def _scored(self, fieldname: str, btext: bytes, field: Any) -> Matches:
+        """Return a term's matches with their unboosted scores, read once per query however often named."""
+        key = (fieldname, btext)
         found = self._terms.get(key)
         if found is None:
-            found = self._score_term(q.fieldname, btext, field)
-            self._terms[key] = found
-        return self._boosted(found, q.boost)
+            found = self._terms[key] = self._score_term(fieldname, btext, field)
+        return found
 
     def _score_term(self, fieldname: str, btext: bytes, field: Any) -> Matches:
         ids, tf = self.scorer.postings(fieldname, btext)
@@ -242,21 +238,15 @@ class _Evaluation:
             return _EMPTY
         if not field.scorable:
             return Matches(ids, tf)  # Whoosh's WeightScorer: the posting's weight is its score
-        if self.scorer.bm25(fieldname) is None:  # another weighting model: let Whoosh score it
-            return self.scorer.by_matcher(query.Term(fieldname, btext.decode("utf-8")))
-        return Matches(ids, self._bm25(fieldname, btext, ids, tf))
-
-    def _bm25(self, fieldname: str, btext: bytes, ids: np.ndarray[Any, Any],
-              tf: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
         params = self.scorer.bm25(fieldname)
-        assert params is not None
+        if params is None:  # another weighting model: let Whoosh score it
+            return self.scorer.by_matcher(query.Term(fieldname, btext.decode("utf-8")))
         b, k1 = params
         searcher = self.scorer.searcher
         idf = searcher.idf(fieldname, btext)
         avgfl = searcher.avg_field_length(fieldname) or 1
         fl = self.scorer.field_lengths(fieldname)[ids]
-        scores: np.ndarray[Any, Any] = idf * ((tf * (k1 + 1)) / (tf + k1 * ((1 - b) + b * fl / avgfl)))
-        return scores
+        return Matches(ids, idf * ((tf * (k1 + 1)) / (tf + k1 * ((1 - b) + b * fl / avgfl))))
 
     def _phrase(self, q: Any) -> Matches:
         """Words next to each other in order: documents holding every word, then their positions checked.
@@ -274,25 +264,23 @@ class _Evaluation:
             words = [field.to_bytes(w) for w in q.words]
         except ValueError:
             return _EMPTY
-        postings = []
-        for btext in dict.fromkeys(words):
-            ids, tf = self.scorer.postings(q.fieldname, btext)
-            if ids.size == 0:
-                return _EMPTY
-            postings.append((btext, ids, self._bm25(q.fieldname, btext, ids, tf)))
-        by_word = {p[0]: p for p in postings}
+        scored = {w: self._scored(q.fieldname, w, field) for w in dict.fromkeys(words)}
+        if any(m.size == 0 for m in scored.values()):
+            return _EMPTY
         # Documents holding every word, and where each word's posting for them is.
-        docs = postings[0][1]
-        at = {postings[0][0]: np.arange(docs.size)}
-        for btext, ids, _ in postings[1:]:
-            docs, keep, found = np.intersect1d(docs, ids, assume_unique=True, return_indices=True)
+        first, *others = scored
+        docs = scored[first].docs
+        at = {first: np.arange(docs.size)}
+        for btext in others:
+            docs, keep, found = np.intersect1d(docs, scored[btext].docs, assume_unique=True,
+                                               return_indices=True)
             at = {w: i[keep] for w, i in at.items()}
             at[btext] = found
         if docs.size == 0:
             return _EMPTY
         decode = field.format.decode_positions
         # Positions only for documents holding every word, from only the blocks that hold them.
-        values = {w: self.scorer.values(q.fieldname, w, docs) for w in by_word}
+        values = {w: self.scorer.values(q.fieldname, w, docs) for w in scored}
         keep_docs = np.zeros(docs.size, dtype=bool)
         for n, doc in enumerate(docs.tolist()):
             ends = set(decode(values[words[0]][doc]))
@@ -303,7 +291,7 @@ class _Evaluation:
             keep_docs[n] = bool(ends)
         scores = np.zeros(docs.size, dtype=np.float64)
         for btext in words:
-            scores += by_word[btext][2][at[btext]]
+            scores += scored[btext].scores[at[btext]]
         return self._boosted(Matches(docs[keep_docs], scores[keep_docs]), q.boost)
 
     def _not(self, q: Any) -> Matches:

@@ -22,7 +22,7 @@ from .store import IndexStore
 
 # Items per commit. A commit's cost is mostly per term (one block, pickled and compressed, per term),
 # and the terms of 10,000 items are far fewer than five times those of 2,000: 2,000-item commits
-# indexed ~340 items/s, 10,000-item ones ~410-430 (notes/indexing-handoff.md). Each commit is atomic.
+# indexed ~340 items/s, 10,000-item ones ~410-430 (docs/speed-notes.md). Each commit is atomic.
 DEFAULT_BATCH = 10_000
 # Megabytes of postings a batch's writer sorts in memory before it sorts runs on disk instead, which
 # costs a pickle per posting and took 10,000-item commits from ~430 to ~260 items/s; such a commit

@@ -20,7 +20,7 @@ from whoosh.fields import ID, KEYWORD, NUMERIC, TEXT, Schema
 from index.analysis import name_analyzer, text_analyzer
 from index.model import FeedItem
 from index.store import IndexStore
-from index.writer import write_items
+from index.writer import to_document, write_items
 from tests.support.indexes import items_from, jsonl_items
 from tests.support.paths import DIGEST, FEEDS
 
@@ -67,23 +67,8 @@ def reference_schema() -> Any:
 
 
 def reference_document(item: FeedItem, first_seen: int) -> dict[str, Any]:
-    published = int(item.published.timestamp()) if item.published else None
-    doc: dict[str, Any] = {
-        "id": item.id,
-        "title": item.title,
-        "summary": item.summary,
-        "content": item.title + "\n" + item.summary,
-        "source": item.source,
-        "link": item.link,
-        "authors": "\n".join(item.authors),
-        "tags": ",".join(t.replace(",", " ") for t in item.tags),
-        "sort_date": published if published is not None else first_seen,
-        "first_seen": first_seen,
-        "fingerprint": item.fingerprint(),
-    }
-    if published is not None:
-        doc["published"] = published
-    return doc
+    """The item as plain strings, the way a schema of plain TEXT fields takes it."""
+    return to_document(item, first_seen=first_seen, analysed=False)
 
 
 def real_and_awkward_items() -> list[FeedItem]:
