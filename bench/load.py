@@ -358,9 +358,9 @@ def main(argv: list[str] | None = None) -> int:
             print(format_results([run_load(host, port, paths, concurrency)]))
         return 0
     # Imported here so that driving a remote server needs nothing of the engine.
-    from index.inputs import load_input
-    from index.store import IndexStore
-    from index.writer import write_items
+    from index.ingest.load import load_input
+    from index.search.whoosh.store import IndexStore
+    from index.search.whoosh.writer import write_items
 
     with tempfile.TemporaryDirectory(prefix="feedsift-load-") as tmp:
         work = Path(tmp)

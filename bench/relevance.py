@@ -28,11 +28,12 @@ import ir_measures
 from ir_measures import AP, Qrel, R, ScoredDoc, nDCG
 
 from index.errors import QueryError
-from index.jsonl import item_record_problem, parse_jsonl
-from index.query import MAX_QUERY_CHARS
-from index.searcher import SearchIndex, SearchRequest
-from index.store import IndexStore
-from index.writer import write_items
+from index.ingest.jsonl import item_record_problem, parse_jsonl
+from index.model import SearchRequest
+from index.search.querylang import MAX_QUERY_CHARS
+from index.search.whoosh.reader import SearchIndex
+from index.search.whoosh.store import IndexStore
+from index.search.whoosh.writer import write_items
 
 TOP = 100
 MEASURES = (nDCG @ 10, R @ 100, AP)

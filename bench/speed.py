@@ -48,12 +48,13 @@ import numpy as np
 from bench import load
 from bench.corpus import SearchParams, generate_items, generate_queries
 from bench.fts5_peer import Fts5Peer
-from index.engine import Engine, open_engine
 from index.errors import QueryError
-from index.inputs import load_input
-from index.searcher import SearchIndex, SearchRequest
-from index.store import IndexStore
-from index.writer import write_items
+from index.ingest.load import load_input
+from index.model import SearchRequest
+from index.search.engine import Engine, open_engine
+from index.search.whoosh.reader import SearchIndex
+from index.search.whoosh.store import IndexStore
+from index.search.whoosh.writer import write_items
 
 SEED = 42
 QUERY_SEED = 7

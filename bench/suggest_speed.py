@@ -3,7 +3,7 @@
 Types each sampled title the way a person would, one more character at a time (1 to 12 characters
 of its first words), and times ``GET /v1/suggest`` through Flask's test client, which includes
 argument parsing and JSON. The first call after opening pays for reading the titles (once per
-segment, see index/suggest.py) and is reported apart.
+segment, see index/search/whoosh/suggest.py) and is reported apart.
 """
 
 from __future__ import annotations
@@ -14,10 +14,11 @@ import statistics
 import time
 from pathlib import Path
 
-from bench.corpus import generate_items
-from index.searcher import SearchIndex
-from service.app import create_app
 from service.config import Settings
+
+from bench.corpus import generate_items
+from index.search.whoosh.reader import SearchIndex
+from service.app import create_app
 from service.engine import search_index
 
 

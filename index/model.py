@@ -1,10 +1,14 @@
-"""The engine's value types: the normalised feed item and the shapes a search returns."""
+"""Every value type the stages pass between them: the feed item, a parse's outcome, a search request and
+what searches, suggestions, statistics and writes return."""
 
 from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
+from typing import Any
+
+from index.errors import QueryError
 
 
 @dataclass(frozen=True)
@@ -82,3 +86,124 @@ class Page:
     source_facets: list[FacetCount] = field(default_factory=list)
     month_facets: list[FacetCount] = field(default_factory=list)
     did_you_mean: str | None = None
+
+
+@dataclass
+class ParsedInput:
+    """The outcome of parsing one input; every parser returns this one type.
+
+    ``errors`` name records that were skipped (with a line number where there is one); ``warnings``
+    name problems that did not cost any item. ``ttl_minutes`` is a feed's own ``<ttl>``, if any.
+    """
+
+    items: list[FeedItem] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    title: str | None = None
+    ttl_minutes: int | None = None
+
+
+MAX_WINDOW = 10_000
+SORTS = ("relevance", "newest", "oldest")
+
+
+@dataclass(frozen=True)
+class SearchRequest:
+    """A search as the API receives it, already validated for type and range."""
+
+    q: str = ""
+    sources: tuple[str, ...] = ()
+    since: datetime | None = None
+    until: datetime | None = None
+    sort: str = "relevance"
+    match: str = "any"
+    page: int = 1
+    per_page: int = 10
+
+
+def check_request(req: SearchRequest) -> None:
+    """Raise QueryError for a request no engine honours: an unknown sort, or paging past the window."""
+    if req.sort not in SORTS:
+        raise QueryError(f"sort must be one of {', '.join(SORTS)}", param="sort")
+    if req.page * req.per_page > MAX_WINDOW:
+        raise QueryError(
+            f"page * per_page may be at most {MAX_WINDOW}; narrow the query instead of paging this deep",
+            param="page",
+        )
+
+
+@dataclass(frozen=True)
+class SourceCount:
+    """A source, how many items it has (in the index or among a query's matches), and its newest date."""
+
+    name: str
+    count: int
+    newest: datetime | None
+
+
+@dataclass(frozen=True)
+class IndexStats:
+    """What ``feedsift stats`` and ``/readyz`` report."""
+
+    items: int
+    sources: dict[str, int]
+    size_bytes: int
+    last_update: datetime | None
+    path: str
+
+
+@dataclass(frozen=True)
+class TitleSuggestion:
+    """An item whose title completes the typed words; ``title`` is plain text."""
+
+    id: str
+    title: str
+    source: str
+    published: datetime | None
+
+
+@dataclass(frozen=True)
+class SourceSuggestion:
+    """A source whose name matches the typed words, with its number of items."""
+
+    name: str
+    count: int
+
+
+@dataclass(frozen=True)
+class Suggestions:
+    """Title completions newest first, and matching sources largest first."""
+
+    titles: list[TitleSuggestion]
+    sources: list[SourceSuggestion]
+
+
+@dataclass
+class WriteReport:
+    """What a write did: counts of items added, updated in place and left unchanged."""
+
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    committed_ids: list[str] = field(default_factory=list)
+
+    def merge(self, other: WriteReport) -> None:
+        self.added += other.added
+        self.updated += other.updated
+        self.unchanged += other.unchanged
+        self.committed_ids.extend(other.committed_ids)
+
+
+def from_timestamp(value: Any) -> datetime | None:
+    """Return stored epoch seconds as a UTC datetime, or None when absent or out of range."""
+    if value is None:
+        return None
+    try:
+        return datetime.fromtimestamp(int(value), tz=UTC)
+    except (ValueError, OverflowError, OSError):
+        return None
+
+
+def format_utc(value: datetime) -> str:
+    """Return a timestamp as every output spells it: ISO 8601 in UTC to the second, ending in ``Z``."""
+    return value.astimezone(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")

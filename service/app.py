@@ -6,7 +6,8 @@ from flask import Flask, Response, request
 from flask.json.provider import DefaultJSONProvider
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from . import (
+from index.settings import Settings
+from service import (
     cors,
     engine,
     errors,
@@ -22,7 +23,6 @@ from . import (
     spec_api,
     suggest_api,
 )
-from .config import Settings
 
 
 class JSONProvider(DefaultJSONProvider):

@@ -15,7 +15,7 @@ from flask import current_app, request
 from werkzeug.datastructures import WWWAuthenticate
 from werkzeug.exceptions import Forbidden, Unauthorized
 
-from .config import Settings
+from index.settings import Settings
 
 P = ParamSpec("P")
 R = TypeVar("R")

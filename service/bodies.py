@@ -1,6 +1,6 @@
 """Request bodies in: the media types the write API reads, UTF-8 text, a JSON object, and batches of items.
 
-Items are made by the engine's own JSON Lines record parser (:func:`index.jsonl.parse_record`), so an
+Items are made by the engine's own JSON Lines record parser (:func:`index.ingest.jsonl.parse_record`), so an
 item posted to the API is exactly the item ``feedsift add file.jsonl`` would index.
 """
 
@@ -14,10 +14,9 @@ from typing import Any
 from flask import request
 from werkzeug.exceptions import RequestEntityTooLarge, UnsupportedMediaType
 
-from index.jsonl import parse_lines, parse_record
+from index.ingest.jsonl import parse_lines, parse_record
 from index.model import FeedItem
-
-from .errors import BodyError
+from service.errors import BodyError
 
 JSON = "application/json"
 # application/x-ndjson is what most clients send; application/jsonl is the newer name.

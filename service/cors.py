@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from flask import Flask, Response, request
 
-from .config import Settings
-from .observability import REQUEST_ID_HEADER
+from index.settings import Settings
+from service.observability import REQUEST_ID_HEADER
 
 ALLOWED_METHODS = "GET, HEAD, OPTIONS"
 ALLOWED_HEADERS = f"Accept, Content-Type, {REQUEST_ID_HEADER}"

@@ -18,12 +18,11 @@ from collections.abc import Iterable
 
 from flask import Flask, current_app
 
-from index.engine import Engine, WriteReport, open_engine
-from index.model import FeedItem
-from index.poll import PollOptions, PollResult, poll_feed
-from index.registry import Feed, Registry
-
-from .config import Settings
+from index.feeds.poll import PollOptions, PollResult, poll_feed
+from index.feeds.registry import Feed, Registry
+from index.model import FeedItem, WriteReport
+from index.search.engine import Engine, open_engine
+from index.settings import Settings
 
 _KEY = "feedsift.engine"
 _REGISTRY_KEY = "feedsift.registry"

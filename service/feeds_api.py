@@ -13,12 +13,11 @@ from marshmallow import ValidationError
 from werkzeug.exceptions import NotFound
 
 from index.errors import FeedNotFoundError, FeedURLError
-from index.registry import Feed
-
-from .auth import requires_token
-from .bodies import json_object
-from .engine import feed_registry, poll_now
-from .schemas import AddFeedArgs, NoArgs, PollSchema, RegisteredFeedSchema, load_args
+from index.feeds.registry import Feed
+from service.auth import requires_token
+from service.bodies import json_object
+from service.engine import feed_registry, poll_now
+from service.schemas import AddFeedArgs, NoArgs, PollSchema, RegisteredFeedSchema, load_args
 
 bp = Blueprint("feeds", __name__, url_prefix="/v1/feeds")
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from flask import Blueprint
 
-from .engine import current_engine
+from service.engine import current_engine
 
 bp = Blueprint("health", __name__)
 
@@ -19,5 +19,7 @@ def healthz() -> dict[str, Any]:
 
 @bp.get("/readyz")
 def readyz() -> dict[str, Any]:
-    """Answer when the index is open and readable; a missing or unreadable one is a 503 problem."""
-    return {"status": "ready", "items": current_engine().count()}
+    """Answer when the engine's health check passes; a missing or unreadable index is a 503 problem."""
+    engine = current_engine()
+    engine.check_health()
+    return {"status": "ready", "items": engine.count()}

@@ -8,11 +8,11 @@ from typing import Any
 from flask import Blueprint, Response, request
 from werkzeug.exceptions import NotFound
 
-from .auth import requires_token
-from .bodies import MAX_REPORTED_ERRORS, item_batch
-from .engine import current_engine, delete_item, upsert_items
-from .errors import BodyError
-from .schemas import HitSchema, ItemSchema, NoArgs, SimilarArgs, load_args
+from service.auth import requires_token
+from service.bodies import MAX_REPORTED_ERRORS, item_batch
+from service.engine import current_engine, delete_item, upsert_items
+from service.errors import BodyError
+from service.schemas import HitSchema, ItemSchema, NoArgs, SimilarArgs, load_args
 
 bp = Blueprint("items", __name__, url_prefix="/v1/items")
 # Made once: a marshmallow schema deep-copies its declared fields on every instantiation.

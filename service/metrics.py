@@ -52,10 +52,10 @@ from prometheus_client.core import GaugeMetricFamily  # noqa: E402
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4, generate_latest  # noqa: E402
 from prometheus_client.multiprocess import MultiProcessCollector  # noqa: E402
 
-from index.engine import Engine  # noqa: E402
 from index.errors import FeedsiftError  # noqa: E402
-from index.poll import PollResult  # noqa: E402
-from index.registry import REGISTRY_FILE, Registry  # noqa: E402
+from index.feeds.poll import PollResult  # noqa: E402
+from index.feeds.registry import REGISTRY_FILE, Registry  # noqa: E402
+from index.search.engine import Engine  # noqa: E402
 
 if not getattr(_values.ValueClass, "_multiprocess", False):
     # Something imported prometheus_client before this module set the directory; switch it over so
@@ -91,7 +91,7 @@ def observe_request(endpoint: str, method: str, status: int, seconds: float) -> 
 
 
 def record_poll(result: PollResult) -> None:
-    """Count one poll's outcome; fits ``index.poll.poll_due(on_result=...)``."""
+    """Count one poll's outcome; fits ``index.feeds.poll.poll_due(on_result=...)``."""
     POLLS.labels(result.outcome).inc()
 
 

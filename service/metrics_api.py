@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, current_app
 
-from . import metrics
-from .config import Settings
-from .engine import current_engine
+from index.settings import Settings
+from service import metrics
+from service.engine import current_engine
 
 bp = Blueprint("metrics", __name__)
 

@@ -13,7 +13,7 @@ from typing import Any, TextIO
 
 from flask import Flask, Response, g, request
 
-from . import metrics
+from service import metrics
 
 REQUEST_ID_HEADER = "X-Request-ID"
 LOGGER_NAME = "feedsift.requests"

@@ -2,7 +2,7 @@
 
 Pages are rendered on the server from ``templates/`` and work without JavaScript. Item text is
 autoescaped like any template value; the only markup let through is the API's highlights, whose
-HTML has every character of the item escaped and ``<mark>`` as its only tag (index.highlight).
+HTML has every character of the item escaped and ``<mark>`` as its only tag (index.search.highlight).
 ``/docs`` is Swagger UI over ``/openapi.json``, its files served from the installed
 ``flask-swagger-ui`` package, so the docs work on a machine with no outside network.
 """
@@ -21,12 +21,10 @@ from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import NotFound
 
 from index.errors import QueryError
-from index.model import Hit, Page
-from index.searcher import MAX_WINDOW
-
-from . import errors
-from .engine import current_engine
-from .schemas import MAX_SIMILAR, SearchArgs, load_args
+from index.model import MAX_WINDOW, Hit, Page
+from service import errors
+from service.engine import current_engine
+from service.schemas import MAX_SIMILAR, SearchArgs, load_args, web_link
 
 bp = Blueprint("pages", __name__, template_folder="templates", static_folder="static",
                static_url_path="/static")
@@ -164,15 +162,10 @@ def search_page() -> Response:
     )
 
 
-def web_link(link: str) -> str | None:
-    """Return the link if it is an http(s) URL, the only kind a page may point a person at."""
-    return link if link.lower().startswith(("http://", "https://")) else None
-
-
 def _hit(hit: Hit) -> Mapping[str, Any]:
     return {
         "hit": hit,
-        "link": web_link(hit.link),
+        "link": web_link(hit.link) or None,
         "title": _highlighted(hit.highlights.get("title", "")) if hit.highlights.get("title") else hit.title,
         "summary": _highlighted(hit.highlights.get("summary", "")) if hit.highlights.get("summary")
         else hit.snippet,
@@ -187,7 +180,7 @@ def item_page(item_id: str) -> Response:
     if item is None:
         raise NotFound(f"There is no item with id {item_id!r}.")
     similar = index.similar(item_id, limit=min(SIMILAR_ON_ITEM_PAGE, MAX_SIMILAR)) or []
-    return _render("item.html", item=item, link=web_link(item.link), similar=similar,
+    return _render("item.html", item=item, link=web_link(item.link) or None, similar=similar,
                    view=SearchView(MultiDict()))
 
 

@@ -15,7 +15,7 @@ from flask import Flask, Response, request
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 
-from .config import Settings
+from index.settings import Settings
 
 # Probes and scrapes come from the platform, often from one address, and must never be refused.
 EXEMPT_ENDPOINTS = frozenset({"health.healthz", "health.readyz", "metrics.scrape"})

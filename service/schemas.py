@@ -9,8 +9,8 @@ from typing import Any
 from marshmallow import RAISE, Schema, ValidationError, fields, post_load, validate, validates_schema
 from werkzeug.datastructures import MultiDict
 
-from index.query import MAX_QUERY_CHARS
-from index.searcher import MAX_WINDOW, SORTS, SearchRequest
+from index.model import MAX_WINDOW, SORTS, SearchRequest, format_utc
+from index.search.querylang import MAX_QUERY_CHARS
 
 MAX_PER_PAGE = 100
 # Each source is a term of the filter; a few dozen is any real use, thousands would be a cheap CPU attack.
@@ -50,8 +50,7 @@ class UtcDateTime(fields.Field[datetime]):
     def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> str | None:
         if value is None:
             return None
-        stamp: datetime = value.astimezone(UTC)
-        return stamp.replace(microsecond=0).isoformat().replace("+00:00", "Z")
+        return format_utc(value)
 
     def _deserialize(self, value: Any, attr: str | None, data: Mapping[str, Any] | None,
                      **kwargs: Any) -> datetime:

@@ -7,8 +7,8 @@ from typing import Any
 
 from flask import Blueprint, request
 
-from .engine import current_engine
-from .schemas import PageSchema, SearchArgs, SourcesArgs, SourceSchema, load_args
+from service.engine import current_engine
+from service.schemas import PageSchema, SearchArgs, SourcesArgs, SourceSchema, load_args
 
 bp = Blueprint("search", __name__, url_prefix="/v1")
 # Made once: a marshmallow schema deep-copies its declared fields on every instantiation.

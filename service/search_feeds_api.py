@@ -19,11 +19,9 @@ from feedgen.feed import FeedGenerator
 from flask import Blueprint, Response, current_app, request, url_for
 from werkzeug.datastructures import MultiDict
 
-from index.model import Hit
-
-from .engine import current_engine
-from .pages_api import web_link
-from .schemas import FeedArgs, load_args
+from index.model import Hit, format_utc
+from service.engine import current_engine
+from service.schemas import FeedArgs, load_args, web_link
 
 bp = Blueprint("search_feeds", __name__, url_prefix="/v1")
 
@@ -156,8 +154,8 @@ def search_json() -> Response:
             "content_text": entry.summary,
         }
         if hit.published is not None:
-            item["date_published"] = _iso(hit.published)
-        item["date_modified"] = _iso(entry.date)
+            item["date_published"] = format_utc(hit.published)
+        item["date_modified"] = format_utc(entry.date)
         if entry.authors:
             item["authors"] = [{"name": name} for name in entry.authors]
         item["tags"] = [hit.source]
@@ -172,7 +170,3 @@ def search_json() -> Response:
     }
     body = current_app.json.dumps(feed)
     return _respond(body, JSON_FEED_TYPE, written)
-
-
-def _iso(value: datetime) -> str:
-    return value.astimezone(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")

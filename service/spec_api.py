@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import yaml
 from flask import Blueprint, Flask, Response, current_app
 
-from .config import OPENAPI_PATH
+# The spec is kept once, at the repository root; service/openapi.yaml is a symlink to it so that an
+# installed package (package-data takes service/*.yaml, following the link) carries the same file.
+OPENAPI_PATH = Path(__file__).resolve().parent / "openapi.yaml"
+
 
 bp = Blueprint("spec", __name__)
 _KEY = "feedsift.openapi"

@@ -7,9 +7,8 @@ from typing import Any
 from flask import Blueprint, Flask, request
 
 from index.errors import FeedsiftError
-
-from .engine import current_engine
-from .schemas import SuggestArgs, SuggestionsSchema, load_args
+from service.engine import current_engine
+from service.schemas import SuggestArgs, SuggestionsSchema, load_args
 
 bp = Blueprint("suggest", __name__, url_prefix="/v1")
 

@@ -10,8 +10,8 @@ import pytest
 from ir_measures import Qrel, ScoredDoc
 
 from bench.relevance import api_query, evaluate, load_collection, main, score_run
-from index.query import MAX_QUERY_CHARS
-from index.searcher import SearchIndex
+from index.search.querylang import MAX_QUERY_CHARS
+from index.search.whoosh.reader import SearchIndex
 
 ROOT = Path(__file__).resolve().parents[2]
 MINI = ROOT / "tests" / "data" / "relevance-mini"

@@ -18,11 +18,11 @@ from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
-from index.typesense_engine import TypesenseEngine
-from index.whoosh_engine import WhooshEngine
+from index.search.typesense.engine import TypesenseEngine
+from index.search.whoosh.engine import WhooshEngine
+from index.settings import Settings
 from service import engine as service_engine
 from service.app import create_app
-from service.config import Settings
 from service.engine import current_engine
 from tests.support.api import assert_problem, validate_response
 from tests.support.indexes import SAMPLE_FILES, items_from, jsonl_items

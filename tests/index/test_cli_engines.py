@@ -10,7 +10,8 @@ import pytest
 from click.testing import CliRunner
 
 from index.cli import main
-from index.typesense_engine import DEFAULT_COLLECTION, TypesenseEngine
+from index.search.typesense.collection import DEFAULT_COLLECTION
+from index.search.typesense.engine import TypesenseEngine
 from tests.support.paths import SAMPLES
 from tests.support.typesense_nodes import API_KEY, Node
 

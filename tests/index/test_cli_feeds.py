@@ -1,4 +1,4 @@
-"""Tests for index/cli_feeds.py: `feedsift feeds ...` and `feedsift poll`, in process and as a process."""
+"""Tests for index/cli/feeds.py: `feedsift feeds ...` and `feedsift poll`, in process and as a process."""
 
 from __future__ import annotations
 
@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from index import cli, cli_feeds
-from index.poll import parse_duration
-from index.registry import Registry
+from index import cli
+from index.feeds.poll import parse_duration
+from index.feeds.registry import Registry
 from tests.support.feedserver import (
     FeedServer,
     endless,
@@ -48,11 +48,6 @@ def run(index_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..., Resul
         return CliRunner().invoke(cli.main, list(args), env=merged, catch_exceptions=False)
 
     return invoke
-
-
-def test_the_feed_commands_share_the_index_default_of_the_other_commands() -> None:
-    assert cli_feeds.DEFAULT_INDEX_DIR == cli.DEFAULT_INDEX_DIR
-    assert {"feeds", "poll"} <= set(cli.main.commands)
 
 
 def test_add_list_and_remove(run: Callable[..., Result], index_dir: Path) -> None:
@@ -202,8 +197,8 @@ def test_poll_takes_fetch_limits_from_the_environment(
     [
         (("poll", "--every", "soon"), {}, "not a duration"),
         (("poll", "--every", "0s"), {}, "not a duration"),
-        (("poll",), {"FEEDSIFT_FETCH_TIMEOUT": "abc"}, "--timeout"),
-        (("poll",), {"FEEDSIFT_FETCH_MAX_BYTES": "0"}, "--max-bytes"),
+        (("poll",), {"FEEDSIFT_FETCH_TIMEOUT": "abc"}, "FEEDSIFT_FETCH_TIMEOUT='abc': must be a number"),
+        (("poll",), {"FEEDSIFT_FETCH_MAX_BYTES": "0"}, "FEEDSIFT_FETCH_MAX_BYTES='0': must be at least 1"),
     ],
 )
 def test_poll_refuses_bad_settings_before_polling(
@@ -307,7 +302,7 @@ def test_sigterm_between_rounds_exits_0_at_once(
 
 
 def test_the_commands_register_whichever_module_is_imported_first() -> None:
-    check = "import index.cli_feeds, index.cli; assert {'feeds', 'poll'} <= set(index.cli.main.commands)"
+    check = "import index.cli.feeds, index.cli; assert {'feeds', 'poll'} <= set(index.cli.main.commands)"
     subprocess.run([sys.executable, "-c", check], cwd=REPO, check=True, timeout=60)
     help_text = subprocess.run(
         [sys.executable, "-m", "index.cli", "poll", "--help"], cwd=REPO, check=True, timeout=60,

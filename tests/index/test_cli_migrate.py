@@ -1,4 +1,4 @@
-"""Tests for index/cli_migrate.py: `feedsift migrate --to typesense` against a real typesense-server."""
+"""Tests for index/cli/migrate.py: `feedsift migrate --to typesense` against a real typesense-server."""
 
 from __future__ import annotations
 
@@ -11,10 +11,9 @@ import pytest
 from click.testing import CliRunner, Result
 
 from index.cli import main
-from index.model import FeedItem
-from index.searcher import SearchIndex, SearchRequest
-from index.typesense_engine import TypesenseEngine
-from index.writer import WriteReport
+from index.model import FeedItem, SearchRequest, WriteReport
+from index.search.typesense.engine import TypesenseEngine
+from index.search.whoosh.reader import SearchIndex
 from tests.support.indexes import SAMPLE_FILES, build_index, items_from, jsonl_items
 from tests.support.typesense_nodes import API_KEY, Node
 
@@ -82,7 +81,7 @@ def test_migrating_again_swaps_the_alias_and_drops_the_old_copy(typesense_node: 
     try:
         first = engine.alias_target(alias)
         # The stamp has one-second resolution: make the second copy's name differ for certain.
-        monkeypatch.setattr("index.cli_migrate._stamp", lambda: "second")
+        monkeypatch.setattr("index.cli.migrate._stamp", lambda: "second")
         result = migrate(typesense_node, whoosh_dir, alias)
         assert result.exit_code == 0, result.output
         assert engine.alias_target(alias) == f"{alias}_second"
@@ -103,8 +102,8 @@ def test_a_count_mismatch_exits_1_and_leaves_the_alias(typesense_node: Node, who
         return real_upsert(self, items[1:], **options)
 
     monkeypatch.setattr(TypesenseEngine, "upsert", lose_one)
-    monkeypatch.setattr("index.cli_migrate.CONSISTENCY_WAIT", 0.0)
-    monkeypatch.setattr("index.cli_migrate._stamp", lambda: "broken")
+    monkeypatch.setattr("index.cli.migrate.CONSISTENCY_WAIT", 0.0)
+    monkeypatch.setattr("index.cli.migrate._stamp", lambda: "broken")
     try:
         result = migrate(typesense_node, whoosh_dir, alias)
         assert result.exit_code == 1

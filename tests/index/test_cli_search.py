@@ -1,4 +1,4 @@
-"""Tests for index/cli_search.py: `feedsift search` over a real index, coloured or plain."""
+"""Tests for index/cli/search.py: `feedsift search` over a real index, coloured or plain."""
 
 from __future__ import annotations
 
@@ -10,8 +10,10 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from index import cli, cli_search
-from index.searcher import SearchIndex, SearchRequest
+from index import cli
+from index.cli import search as cli_search
+from index.model import SearchRequest
+from index.search.whoosh.reader import SearchIndex
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
@@ -77,6 +79,3 @@ def test_a_bad_query_or_a_missing_index_is_an_error(sample_index: Path, tmp_path
     assert result.returncode == 1 and result.stderr.startswith("Error:")
     assert run("--index", str(sample_index)).returncode == 2  # no query: a usage error
 
-
-def test_the_default_index_is_the_other_commands() -> None:
-    assert cli_search.DEFAULT_INDEX_DIR == cli.DEFAULT_INDEX_DIR

@@ -13,10 +13,10 @@ import threading
 import traceback
 from pathlib import Path
 
-from index.model import FeedItem
-from index.searcher import SearchIndex, SearchRequest
-from index.store import IndexStore
-from index.writer import write_items
+from index.model import FeedItem, SearchRequest
+from index.search.whoosh.reader import SearchIndex
+from index.search.whoosh.store import IndexStore
+from index.search.whoosh.writer import write_items
 from tests.support.paths import REPO
 
 START = 200
@@ -27,8 +27,8 @@ DEADLINE = 90.0
 WRITER = r"""
 import sys
 from index.model import FeedItem
-from index.store import IndexStore
-from index.writer import delete_items, open_writer, write_items
+from index.search.whoosh.store import IndexStore
+from index.search.whoosh.writer import delete_items, open_writer, write_items
 
 root, rounds = sys.argv[1], int(sys.argv[2])
 store = IndexStore(root)

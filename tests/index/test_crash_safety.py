@@ -1,6 +1,6 @@
 """A writer killed with SIGKILL at random moments loses no reported commit and leaves no duplicate or lock.
 
-The indexer is a real subprocess calling index/writer.py's write_items with small batches; it prints
+The indexer is a real subprocess calling the Whoosh writer's write_items with small batches; it prints
 each finished commit's ids (flushed) and is killed after a random, seeded delay. Every run rewrites
 every item with the run's version in its summary, so each commit is deletions plus additions and the
 later commits merge segments: the moments a kill can land on include all of them.
@@ -21,10 +21,10 @@ from pathlib import Path
 import pytest
 
 from index.errors import IndexLockedError, IndexMissingError
-from index.model import FeedItem
-from index.searcher import SearchIndex, SearchRequest
-from index.store import IndexStore
-from index.writer import write_items
+from index.model import FeedItem, SearchRequest
+from index.search.whoosh.reader import SearchIndex
+from index.search.whoosh.store import IndexStore
+from index.search.whoosh.writer import write_items
 from tests.support.paths import REPO
 
 SEED = 20261129
@@ -38,8 +38,8 @@ REBUILD_KILLS = 4
 INDEXER = r"""
 import sys, time
 from index.model import FeedItem
-from index.store import IndexStore
-from index.writer import rebuild, write_items
+from index.search.whoosh.store import IndexStore
+from index.search.whoosh.writer import rebuild, write_items
 
 root, count, batch, version = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
 timeout = float(sys.argv[5])

@@ -1,8 +1,8 @@
-"""Tests for index/digest.py on the real digest file and on the format's edge cases."""
+"""Tests for index/ingest/digest.py on the real digest file and on the format's edge cases."""
 
 from __future__ import annotations
 
-from index.digest import looks_like_digest, parse_digest
+from index.ingest.digest import looks_like_digest, parse_digest
 from tests.support.paths import DIGEST as REAL
 
 

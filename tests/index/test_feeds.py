@@ -1,13 +1,13 @@
-"""Tests for index/feeds.py and format detection: real feeds, the shipped samples, ill-formed documents."""
+"""Tests for index/ingest/feed.py and format detection: real feeds, the samples, ill-formed documents."""
 
 from __future__ import annotations
 
 import pytest
 
-from index.detect import detect_format
 from index.errors import InputError
-from index.feeds import parse_feed
-from index.inputs import load_input, parse_body
+from index.ingest.detect import detect_format
+from index.ingest.feed import parse_feed
+from index.ingest.load import load_input, parse_body
 from tests.support.paths import DIGEST, FEEDS, SAMPLES
 
 

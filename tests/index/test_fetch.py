@@ -1,4 +1,4 @@
-"""Tests for index/fetch.py against a real local HTTP server."""
+"""Tests for index/feeds/fetch.py against a real local HTTP server."""
 
 from __future__ import annotations
 
@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
-import index.fetch as fetch_module
+import index.feeds.fetch as fetch_module
 from index import __version__
 from index.errors import FetchError
-from index.fetch import HTTPStatusError, fetch, is_public_address
+from index.feeds.fetch import HTTPStatusError, fetch, is_public_address
 from tests.support.feedserver import (
     RSS,
     FeedServer,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import random
 
-from index.analysis import text_analyzer
-from index.highlight import match_spans
+from index.search.analysis import text_analyzer
+from index.search.highlight import match_spans
 from tests.support.indexes import SAMPLE_FILES, items_from
 from tests.support.paths import DIGEST, FEEDS
 

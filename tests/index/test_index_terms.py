@@ -17,10 +17,10 @@ import pytest
 from whoosh import index as whoosh_index
 from whoosh.fields import ID, KEYWORD, NUMERIC, TEXT, Schema
 
-from index.analysis import name_analyzer, text_analyzer
 from index.model import FeedItem
-from index.store import IndexStore
-from index.writer import to_document, write_items
+from index.search.analysis import name_analyzer, text_analyzer
+from index.search.whoosh.store import IndexStore
+from index.search.whoosh.writer import to_document, write_items
 from tests.support.indexes import items_from, jsonl_items
 from tests.support.paths import DIGEST, FEEDS
 

@@ -1,4 +1,4 @@
-"""Hostile and random inputs through index/inputs.py's parse_body: each is an InputError or a safe parse.
+"""Hostile and random inputs through index/ingest/load.py's parse_body: each is an InputError or a safe parse.
 
 A safe parse yields well-typed items and nothing more: no entity expanded beyond one character, no
 file read, no URL fetched, bounded time and memory. The list of bad inputs is in notes/hardening.md.
@@ -15,13 +15,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from index.digest import parse_digest
 from index.errors import InputError
-from index.feeds import parse_feed
-from index.inputs import parse_body
-from index.jsonl import parse_jsonl
-from index.model import FeedItem
-from index.parsed import ParsedInput
+from index.ingest.digest import parse_digest
+from index.ingest.feed import parse_feed
+from index.ingest.jsonl import parse_jsonl
+from index.ingest.load import parse_body
+from index.model import FeedItem, ParsedInput
 from tests.support.feedserver import FeedServer, serve
 from tests.support.paths import FEEDS
 

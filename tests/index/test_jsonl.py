@@ -1,10 +1,10 @@
-"""Tests for index/jsonl.py: good lines go in, bad lines are reported by number and skipped."""
+"""Tests for index/ingest/jsonl.py: good lines go in, bad lines are reported by number and skipped."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from index.jsonl import parse_jsonl
+from index.ingest.jsonl import parse_jsonl
 from tests.support.paths import SAMPLES
 
 

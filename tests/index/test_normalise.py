@@ -1,4 +1,4 @@
-"""Tests for index/normalise.py: every normalisation rule, one at a time."""
+"""Tests for index/ingest/normalise.py: every normalisation rule, one at a time."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
+from index.ingest.normalise import canonical_link, html_to_text, make_item, source_from_link, to_utc
 from index.model import make_item_id
-from index.normalise import canonical_link, html_to_text, make_item, source_from_link, to_utc
 
 
 @pytest.mark.parametrize(

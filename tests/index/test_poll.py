@@ -1,4 +1,4 @@
-"""Tests for index/poll.py: real feeds from a local HTTP server, polled into a real index in tmp_path."""
+"""Tests for index/feeds/poll.py: real feeds from a local HTTP server, polled into a real index."""
 
 from __future__ import annotations
 
@@ -6,13 +6,14 @@ import gzip
 import os
 import random
 import socket
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
 
 import pytest
 
-from index.poll import (
+from index.feeds.poll import (
     DEFAULT_INTERVAL,
     MAX_INTERVAL,
     PollOptions,
@@ -23,8 +24,9 @@ from index.poll import (
     poll_feed,
     server_hints,
 )
-from index.registry import Feed, Registry
-from index.store import IndexStore
+from index.feeds.registry import Feed, Registry
+from index.search.whoosh.engine import WhooshEngine
+from index.search.whoosh.store import IndexStore
 from tests.support.feedserver import (
     RSS,
     Behaviour,
@@ -57,15 +59,22 @@ def store(tmp_path: Path) -> IndexStore:
 
 
 @pytest.fixture
+def engine(store: IndexStore) -> Iterator[WhooshEngine]:
+    engine = WhooshEngine(store.root)
+    yield engine
+    engine.close()
+
+
+@pytest.fixture
 def registry(store: IndexStore) -> Registry:
     return Registry.beside(store.root)
 
 
-def poll_once(store: IndexStore, registry: Registry, feed: Feed | int, *, now: datetime = T0,
+def poll_once(engine: WhooshEngine, registry: Registry, feed: Feed | int, *, now: datetime = T0,
               options: PollOptions = OPTIONS) -> PollResult:
     """Poll one feed, as it is in the registry now, with a fixed clock and jitter."""
     current = registry.get(feed if isinstance(feed, int) else feed.id)
-    return poll_feed(store, registry, current, now=now, options=options, rng=random.Random(4))
+    return poll_feed(engine, registry, current, now=now, options=options, rng=random.Random(4))
 
 
 def indexed(store: IndexStore) -> dict[str, str]:
@@ -93,10 +102,10 @@ def index_files(store: IndexStore) -> dict[str, tuple[int, int]]:
 
 def test_a_first_poll_indexes_the_items_and_records_success(
     feed_server: FeedServer, store: IndexStore, registry: Registry
-) -> None:
+, engine: WhooshEngine) -> None:
     feed = registry.add(feed_server.route("/feed.xml", serve_with_etag(TWO_ITEMS, etag='"v1"')))
 
-    result = poll_once(store, registry, feed)
+    result = poll_once(engine, registry, feed)
 
     assert result.outcome == "ok" and result.status == 200 and result.error is None
     assert result.report is not None and (result.report.added, result.report.updated) == (2, 0)
@@ -113,15 +122,15 @@ def test_a_first_poll_indexes_the_items_and_records_success(
 
 def test_a_second_poll_of_unchanged_feeds_is_conditional_gets_304s_and_writes_nothing(
     feed_server: FeedServer, store: IndexStore, registry: Registry
-) -> None:
+, engine: WhooshEngine) -> None:
     last_modified = "Wed, 01 May 2024 10:00:00 GMT"
     registry.add(feed_server.route("/etag.xml", serve_with_etag(TWO_ITEMS, etag='"v1"')))
     registry.add(feed_server.route("/lm.xml", serve_with_last_modified(RSS, last_modified=last_modified)))
-    first = poll_due(store, registry, now=T0, options=OPTIONS)
+    first = poll_due(engine, registry, now=T0, options=OPTIONS)
     assert [r.outcome for r in first] == ["ok", "ok"]
     before = index_files(store)
 
-    second = poll_due(store, registry, now=T0 + timedelta(hours=1), options=OPTIONS)
+    second = poll_due(engine, registry, now=T0 + timedelta(hours=1), options=OPTIONS)
 
     assert [(r.outcome, r.status, r.report) for r in second] == [("not_modified", 304, None)] * 2
     assert index_files(store) == before
@@ -135,12 +144,12 @@ def test_a_second_poll_of_unchanged_feeds_is_conditional_gets_304s_and_writes_no
 
 def test_an_unchanged_feed_without_validators_costs_no_index_write(
     feed_server: FeedServer, store: IndexStore, registry: Registry
-) -> None:
+, engine: WhooshEngine) -> None:
     feed = registry.add(feed_server.route("/feed.xml", serve(TWO_ITEMS)))
-    poll_once(store, registry, feed)
+    poll_once(engine, registry, feed)
     before = index_files(store)
 
-    again = poll_once(store, registry, feed, now=T0 + timedelta(hours=1))
+    again = poll_once(engine, registry, feed, now=T0 + timedelta(hours=1))
 
     assert again.outcome == "ok" and again.report is not None
     assert (again.report.added, again.report.updated, again.report.unchanged) == (0, 0, 2)
@@ -149,15 +158,15 @@ def test_an_unchanged_feed_without_validators_costs_no_index_write(
 
 def test_items_changed_upstream_are_updated_in_place(
     feed_server: FeedServer, store: IndexStore, registry: Registry
-) -> None:
+, engine: WhooshEngine) -> None:
     feed = registry.add(feed_server.route("/feed.xml", serve_conditional(TWO_ITEMS, etag='"v1"')))
-    poll_once(store, registry, feed)
+    poll_once(engine, registry, feed)
     changed = rss_feed(
         ("a", "Alpha", "First item"), ("b", "Beta, revised", "Now longer"), ("c", "Gamma", "New")
     )
     feed_server.route("/feed.xml", serve_conditional(changed, etag='"v2"'))
 
-    result = poll_once(store, registry, feed, now=T0 + timedelta(hours=1))
+    result = poll_once(engine, registry, feed, now=T0 + timedelta(hours=1))
 
     assert result.report is not None
     assert (result.report.added, result.report.updated, result.report.unchanged) == (1, 1, 1)
@@ -167,10 +176,10 @@ def test_items_changed_upstream_are_updated_in_place(
 
 def test_the_source_override_names_the_items(
     feed_server: FeedServer, store: IndexStore, registry: Registry
-) -> None:
+, engine: WhooshEngine) -> None:
     feed = registry.add(feed_server.route("/feed.xml", serve(TWO_ITEMS)), source="My Source")
 
-    poll_once(store, registry, feed)
+    poll_once(engine, registry, feed)
 
     assert set(indexed(store).values()) == {"My Source"}
 
@@ -181,26 +190,26 @@ def test_the_source_override_names_the_items(
 @pytest.mark.parametrize("status", [301, 308])
 def test_a_permanent_redirect_updates_the_stored_url(
     feed_server: FeedServer, store: IndexStore, registry: Registry, status: int
-) -> None:
+, engine: WhooshEngine) -> None:
     feed = registry.add(feed_server.route("/old.xml", redirect("/new.xml", status=status)))
     new_url = feed_server.route("/new.xml", serve_with_etag(TWO_ITEMS))
 
-    result = poll_once(store, registry, feed)
+    result = poll_once(engine, registry, feed)
 
     assert result.outcome == "ok" and result.moved_to == new_url
     assert registry.get(feed.id).url == new_url
-    poll_once(store, registry, feed, now=T0 + timedelta(hours=1))
+    poll_once(engine, registry, feed, now=T0 + timedelta(hours=1))
     assert len(feed_server.requests_to("/old.xml")) == 1
     assert len(feed_server.requests_to("/new.xml")) == 2
 
 
 def test_a_temporary_redirect_keeps_the_stored_url(
     feed_server: FeedServer, store: IndexStore, registry: Registry
-) -> None:
+, engine: WhooshEngine) -> None:
     feed = registry.add(feed_server.route("/old.xml", redirect("/new.xml", status=302)))
     feed_server.route("/new.xml", serve(TWO_ITEMS))
 
-    result = poll_once(store, registry, feed)
+    result = poll_once(engine, registry, feed)
 
     assert result.outcome == "ok" and result.moved_to is None
     assert registry.get(feed.id).url == feed.url
@@ -208,11 +217,11 @@ def test_a_temporary_redirect_keeps_the_stored_url(
 
 def test_a_move_onto_a_registered_url_keeps_the_url_with_a_warning(
     feed_server: FeedServer, store: IndexStore, registry: Registry
-) -> None:
+, engine: WhooshEngine) -> None:
     feed = registry.add(feed_server.route("/old.xml", redirect("/new.xml")))
     registry.add(feed_server.route("/new.xml", serve(TWO_ITEMS)))
 
-    result = poll_once(store, registry, feed)
+    result = poll_once(engine, registry, feed)
 
     assert result.outcome == "ok" and result.moved_to is None
     assert result.warning is not None and "registered as another feed" in result.warning
@@ -222,19 +231,19 @@ def test_a_move_onto_a_registered_url_keeps_the_url_with_a_warning(
 
 def test_410_disables_the_feed_and_its_items_stay(
     feed_server: FeedServer, store: IndexStore, registry: Registry
-) -> None:
+, engine: WhooshEngine) -> None:
     feed = registry.add(feed_server.route("/feed.xml", serve(TWO_ITEMS)))
-    poll_once(store, registry, feed)
+    poll_once(engine, registry, feed)
     feed_server.route("/feed.xml", gone())
 
-    result = poll_once(store, registry, feed, now=T0 + timedelta(hours=1))
+    result = poll_once(engine, registry, feed, now=T0 + timedelta(hours=1))
 
     assert result.outcome == "gone" and result.status == 410
     recorded = registry.get(feed.id)
     assert not recorded.enabled and recorded.last_status == 410
     assert "gone for good" in (recorded.last_error or "")
     assert registry.due(T0 + timedelta(days=365)) == []
-    assert poll_due(store, registry, force=True, now=T0 + timedelta(days=1), options=OPTIONS) == []
+    assert poll_due(engine, registry, force=True, now=T0 + timedelta(days=1), options=OPTIONS) == []
     assert sorted(indexed(store)) == ["Alpha", "Beta"]
 
 
@@ -260,11 +269,12 @@ def test_410_disables_the_feed_and_its_items_stay(
 def test_the_next_poll_is_the_longest_of_the_interval_and_the_hints(
     feed_server: FeedServer, store: IndexStore, registry: Registry,
     headers: dict[str, str], ttl: int | None, expected: timedelta,
+    engine: WhooshEngine,
 ) -> None:
     body = rss_feed(("a", "Alpha", "One"), ttl=ttl)
     feed = registry.add(feed_server.route("/feed.xml", serve(body, headers=headers)))
 
-    result = poll_once(store, registry, feed)
+    result = poll_once(engine, registry, feed)
 
     assert result.outcome == "ok"
     assert registry.get(feed.id).next_poll == T0 + expected
@@ -276,13 +286,14 @@ def test_the_next_poll_is_the_longest_of_the_interval_and_the_hints(
 def test_expires_counts_from_the_servers_date_unless_max_age_is_given(
     feed_server: FeedServer, store: IndexStore, registry: Registry,
     cache_control: str | None, expected: timedelta,
+    engine: WhooshEngine,
 ) -> None:
     # The test server stamps its real clock in Date, so Expires is set from that clock too.
     expires = format_datetime(datetime.now(UTC) + timedelta(hours=3), usegmt=True)
     headers = {"Expires": expires} | ({"Cache-Control": cache_control} if cache_control else {})
     feed = registry.add(feed_server.route("/feed.xml", serve(TWO_ITEMS, headers=headers)))
 
-    poll_once(store, registry, feed)
+    poll_once(engine, registry, feed)
 
     next_poll = registry.get(feed.id).next_poll
     assert next_poll is not None and abs(next_poll - (T0 + expected)) <= timedelta(seconds=2)
@@ -290,18 +301,18 @@ def test_expires_counts_from_the_servers_date_unless_max_age_is_given(
 
 def test_a_304_keeps_the_ttl_and_honours_its_own_cache_control(
     feed_server: FeedServer, store: IndexStore, registry: Registry
-) -> None:
+, engine: WhooshEngine) -> None:
     body = rss_feed(("a", "Alpha", "One"), ttl=120)
     feed = registry.add(feed_server.route("/feed.xml", serve_conditional(body, etag='"v1"')))
-    poll_once(store, registry, feed)
+    poll_once(engine, registry, feed)
     later = T0 + timedelta(hours=3)
 
-    assert poll_once(store, registry, feed, now=later).outcome == "not_modified"
+    assert poll_once(engine, registry, feed, now=later).outcome == "not_modified"
     assert registry.get(feed.id).next_poll == later + timedelta(hours=2)
 
     cached = serve_conditional(body, etag='"v1"', headers={"Cache-Control": "max-age=14400"})
     feed_server.route("/feed.xml", cached)
-    poll_once(store, registry, feed, now=later)
+    poll_once(engine, registry, feed, now=later)
     assert registry.get(feed.id).next_poll == later + timedelta(hours=4)
 
 
@@ -316,10 +327,10 @@ def test_a_304_keeps_the_ttl_and_honours_its_own_cache_control(
 )
 def test_retry_after_on_a_failure_schedules_the_retry(
     feed_server: FeedServer, store: IndexStore, registry: Registry, behaviour: Behaviour, status: int
-) -> None:
+, engine: WhooshEngine) -> None:
     feed = registry.add(feed_server.route("/feed.xml", behaviour))
 
-    result = poll_once(store, registry, feed)
+    result = poll_once(engine, registry, feed)
 
     assert result.outcome == "error" and result.status == status
     recorded = registry.get(feed.id)
@@ -330,22 +341,22 @@ def test_retry_after_on_a_failure_schedules_the_retry(
 
 def test_a_short_retry_after_never_shortens_the_backoff(
     feed_server: FeedServer, store: IndexStore, registry: Registry
-) -> None:
+, engine: WhooshEngine) -> None:
     feed = registry.add(feed_server.route("/feed.xml", server_error(retry_after="120")))
 
-    poll_once(store, registry, feed)
+    poll_once(engine, registry, feed)
 
     assert registry.get(feed.id).next_poll == T0 + DEFAULT_INTERVAL
 
 
 def test_repeated_failures_back_off_exponentially_up_to_a_day(
     feed_server: FeedServer, store: IndexStore, registry: Registry
-) -> None:
+, engine: WhooshEngine) -> None:
     feed = registry.add(feed_server.route("/feed.xml", status_only(500)))
     delays = []
     now = T0
     for _ in range(10):
-        poll_once(store, registry, feed, now=now)
+        poll_once(engine, registry, feed, now=now)
         recorded = registry.get(feed.id)
         assert recorded.next_poll is not None
         delays.append(recorded.next_poll - now)
@@ -369,13 +380,13 @@ def test_backoff_is_jittered_so_feeds_that_failed_together_spread_out() -> None:
 
 def test_a_success_after_failures_resets_the_schedule(
     feed_server: FeedServer, store: IndexStore, registry: Registry
-) -> None:
+, engine: WhooshEngine) -> None:
     feed = registry.add(feed_server.route("/feed.xml", status_only(502)))
     for _ in range(3):
-        poll_once(store, registry, feed)
+        poll_once(engine, registry, feed)
     feed_server.route("/feed.xml", serve(TWO_ITEMS))
 
-    poll_once(store, registry, feed)
+    poll_once(engine, registry, feed)
 
     recorded = registry.get(feed.id)
     assert recorded.consecutive_failures == 0 and recorded.last_error is None
@@ -451,10 +462,11 @@ WORLD: list[tuple[str, Behaviour, str, str | None, set[str]]] = [
 def test_whatever_a_feed_serves_the_outcome_is_recorded_on_it(
     feed_server: FeedServer, store: IndexStore, registry: Registry,
     behaviour: Behaviour, outcome: str, phrase: str | None, titles: set[str],
+    engine: WhooshEngine,
 ) -> None:
     feed = registry.add(feed_server.route("/world.xml", behaviour))
 
-    result = poll_once(store, registry, feed)
+    result = poll_once(engine, registry, feed)
 
     recorded = registry.get(feed.id)
     assert result.outcome == outcome, result
@@ -476,13 +488,13 @@ def test_whatever_a_feed_serves_the_outcome_is_recorded_on_it(
 
 def test_one_bad_feed_never_stops_the_others(
     feed_server: FeedServer, store: IndexStore, registry: Registry
-) -> None:
+, engine: WhooshEngine) -> None:
     for number, (name, behaviour, _, _, _) in enumerate(WORLD):
         registry.add(feed_server.route(f"/{name}.xml", behaviour))
         good = rss_feed((f"good-{number}", f"Good {number}", "Fine"), title=f"Good feed {number}")
         registry.add(feed_server.route(f"/good-{number}.xml", serve(good)))
 
-    results = poll_due(store, registry, now=T0, options=OPTIONS)
+    results = poll_due(engine, registry, now=T0, options=OPTIONS)
 
     assert len(results) == 2 * len(WORLD)
     feeds = registry.list()
@@ -497,13 +509,13 @@ def test_one_bad_feed_never_stops_the_others(
 
 def test_the_items_of_a_failing_feed_stay_in_the_index(
     feed_server: FeedServer, store: IndexStore, registry: Registry
-) -> None:
+, engine: WhooshEngine) -> None:
     feed = registry.add(feed_server.route("/feed.xml", serve_with_etag(TWO_ITEMS)))
-    poll_once(store, registry, feed)
+    poll_once(engine, registry, feed)
 
     for broken in (server_error(), html_page(), serve(b""), slow_drip(interval=0.2)):
         feed_server.route("/feed.xml", broken)
-        assert poll_once(store, registry, feed).outcome == "error"
+        assert poll_once(engine, registry, feed).outcome == "error"
 
     assert sorted(indexed(store)) == ["Alpha", "Beta"]
     recorded = registry.get(feed.id)
@@ -512,22 +524,24 @@ def test_the_items_of_a_failing_feed_stay_in_the_index(
 
 def test_private_addresses_are_refused_unless_allowed(
     feed_server: FeedServer, store: IndexStore, registry: Registry
-) -> None:
+, engine: WhooshEngine) -> None:
     feed = registry.add(feed_server.route("/feed.xml", serve()))
 
-    result = poll_once(store, registry, feed, options=PollOptions(timeout=0.5))
+    result = poll_once(engine, registry, feed, options=PollOptions(timeout=0.5))
 
     assert result.outcome == "error" and "non-public address" in (result.error or "")
     assert feed_server.requests_to("/feed.xml") == []
 
 
-def test_a_refused_connection_is_recorded(store: IndexStore, registry: Registry) -> None:
+def test_a_refused_connection_is_recorded(
+    store: IndexStore, registry: Registry, engine: WhooshEngine
+) -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     feed = registry.add(f"http://127.0.0.1:{port}/feed.xml")
 
-    result = poll_once(store, registry, feed)
+    result = poll_once(engine, registry, feed)
 
     assert result.outcome == "error" and "connection failed" in (result.error or "")
 
@@ -537,29 +551,29 @@ def test_a_refused_connection_is_recorded(store: IndexStore, registry: Registry)
 
 def test_a_round_polls_only_due_feeds_unless_forced(
     feed_server: FeedServer, store: IndexStore, registry: Registry
-) -> None:
+, engine: WhooshEngine) -> None:
     first = registry.add(feed_server.route("/one.xml", serve(TWO_ITEMS)))
-    poll_due(store, registry, now=T0, options=OPTIONS)
+    poll_due(engine, registry, now=T0, options=OPTIONS)
     second = registry.add(feed_server.route("/two.xml", serve(RSS)))
     disabled = registry.add(feed_server.route("/off.xml", serve(RSS)))
     registry.set_enabled(disabled.id, False)
 
-    due = poll_due(store, registry, now=T0 + timedelta(minutes=1), options=OPTIONS)
+    due = poll_due(engine, registry, now=T0 + timedelta(minutes=1), options=OPTIONS)
     assert [r.feed.id for r in due] == [second.id]
 
-    forced = poll_due(store, registry, force=True, now=T0 + timedelta(minutes=2), options=OPTIONS)
+    forced = poll_due(engine, registry, force=True, now=T0 + timedelta(minutes=2), options=OPTIONS)
     assert [r.feed.id for r in forced] == [first.id, second.id]
     assert feed_server.requests_to("/off.xml") == []
 
 
 def test_a_stop_request_ends_the_round_between_feeds(
     feed_server: FeedServer, store: IndexStore, registry: Registry
-) -> None:
+, engine: WhooshEngine) -> None:
     for n in range(3):
         registry.add(feed_server.route(f"/{n}.xml", serve(rss_feed((f"i{n}", f"Item {n}", "x")))))
     seen: list[PollResult] = []
 
-    results = poll_due(store, registry, now=T0, options=OPTIONS, on_result=seen.append,
+    results = poll_due(engine, registry, now=T0, options=OPTIONS, on_result=seen.append,
                        should_stop=lambda: len(seen) >= 2)
 
     assert results == seen and len(results) == 2
@@ -569,12 +583,12 @@ def test_a_stop_request_ends_the_round_between_feeds(
 
 def test_a_feed_removed_during_a_round_is_left_out(
     feed_server: FeedServer, store: IndexStore, registry: Registry
-) -> None:
+, engine: WhooshEngine) -> None:
     first = registry.add(feed_server.route("/one.xml", serve(TWO_ITEMS)))
     second = registry.add(feed_server.route("/two.xml", serve(RSS)))
     third = registry.add(feed_server.route("/three.xml", serve(RSS)))
 
-    results = poll_due(store, registry, now=T0, options=OPTIONS,
+    results = poll_due(engine, registry, now=T0, options=OPTIONS,
                        on_result=lambda r: registry.remove(second.id) if r.feed.id == first.id else None)
 
     assert [r.feed.id for r in results] == [first.id, third.id]

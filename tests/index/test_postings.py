@@ -9,11 +9,12 @@ import numpy as np
 import pytest
 from whoosh.index import TOC
 
-from index import postings
-from index.scoring import Scorer
-from index.searcher import SearchIndex, SearchRequest
-from index.store import IndexStore
-from index.writer import write_items
+from index.model import SearchRequest
+from index.search.whoosh import postings
+from index.search.whoosh.reader import SearchIndex
+from index.search.whoosh.scoring import Scorer
+from index.search.whoosh.store import IndexStore
+from index.search.whoosh.writer import write_items
 from tests.support.indexes import SAMPLE_FILES, items_from
 from tests.support.paths import DIGEST, FEEDS
 

@@ -1,4 +1,4 @@
-"""Tests of relevance ordering in index/query.py and index/searcher.py, on a real index in tmp_path."""
+"""Tests of relevance ordering (index/search/querylang.py, index/search/whoosh/reader.py) on a real index."""
 
 from __future__ import annotations
 
@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from index.model import FeedItem
-from index.query import MAX_TIER_WORDS
-from index.searcher import SearchIndex, SearchRequest
-from index.store import IndexStore
-from index.writer import write_items
+from index.model import FeedItem, SearchRequest
+from index.search.querylang import MAX_TIER_WORDS
+from index.search.whoosh.reader import SearchIndex
+from index.search.whoosh.store import IndexStore
+from index.search.whoosh.writer import write_items
 
 FILLER = "Notes from the field about weather, tools and travel across the region this season."
 

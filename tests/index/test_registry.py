@@ -1,4 +1,4 @@
-"""Tests for index/registry.py: the feed registry in a real SQLite file, its outcomes, and OPML."""
+"""Tests for index/feeds/registry.py: the feed registry in a real SQLite file, its outcomes, and OPML."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import pytest
 from defusedxml import ElementTree as SafeET
 
 from index.errors import DuplicateFeedError, FeedNotFoundError, FeedURLError, InputError, RegistryError
-from index.registry import OPML_NS, REGISTRY_FILE, Registry, validate_feed_url
+from index.feeds.registry import OPML_NS, REGISTRY_FILE, Registry, validate_feed_url
 from tests.support.paths import REPO
 
 NOW = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
@@ -181,7 +181,7 @@ def test_several_processes_can_add_at_once(tmp_path: Path) -> None:
     script = textwrap.dedent(
         """
         import sys
-        from index.registry import Registry
+        from index.feeds.registry import Registry
         registry = Registry(sys.argv[1])
         for n in range(25):
             registry.add(f"https://host{sys.argv[2]}.example/feed/{n}")

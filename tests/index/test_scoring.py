@@ -1,7 +1,7 @@
 """The one-pass scorer gives exactly Whoosh's own matches and scores, query shape by query shape.
 
-index/scoring.py reads Whoosh's posting blocks directly; if a Whoosh upgrade changed their layout or
-its scoring, these comparisons against Whoosh's own ``Searcher.search`` are what fail.
+index/search/whoosh/scoring.py reads Whoosh's posting blocks directly; if a Whoosh upgrade changed their
+layout or its scoring, these comparisons against Whoosh's own ``Searcher.search`` are what fail.
 """
 
 from __future__ import annotations
@@ -16,10 +16,10 @@ import numpy as np
 import pytest
 from whoosh import query
 
-from index.query import parse_query
-from index.scoring import Scorer
-from index.store import IndexStore
-from index.writer import delete_items, write_items
+from index.search.querylang import parse_query
+from index.search.whoosh.scoring import Scorer
+from index.search.whoosh.store import IndexStore
+from index.search.whoosh.writer import delete_items, write_items
 from tests.support.indexes import SAMPLE_FILES, items_from
 from tests.support.paths import DIGEST, FEEDS
 
@@ -74,7 +74,7 @@ def _whoosh(searcher: object, q: object) -> dict[int, float]:
 
 @pytest.fixture(params=["arrays", "blocks"])
 def scorer_of(request: pytest.FixtureRequest, segmented_index: Path) -> object:
-    """A Scorer reading the writer's posting arrays (index.postings), or only Whoosh's blocks."""
+    """A Scorer reading the writer's posting arrays (``postings``), or only Whoosh's blocks."""
     folder = IndexStore(segmented_index).current_path() if request.param == "arrays" else None
     return lambda searcher: Scorer(searcher, folder)
 
@@ -207,7 +207,8 @@ def test_a_page_is_the_top_of_whooshs_full_ranking(segmented_index: Path, text: 
     (Whoosh's limited search skips blocks it judges unable to compete, and on the 10k bench corpus it
     left a better item off the first page of 2 of 500 queries; the unlimited ranking is the truth.)
     """
-    from index.searcher import SearchIndex, SearchRequest
+    from index.model import SearchRequest
+    from index.search.whoosh.reader import SearchIndex
 
     index = SearchIndex(segmented_index)
     page = index.search(SearchRequest(q=text, per_page=20))

@@ -1,4 +1,4 @@
-"""Tests for index/searcher.py: the query language, totals, facets, highlights, lookup and reopening."""
+"""Tests for index/search/whoosh/reader.py: query language, totals, facets, highlights, lookup, reopening."""
 
 from __future__ import annotations
 
@@ -10,9 +10,10 @@ from pathlib import Path
 import pytest
 
 from index.errors import QueryError
-from index.searcher import SearchIndex, SearchRequest
-from index.store import IndexStore
-from index.writer import delete_items, write_items
+from index.model import SearchRequest
+from index.search.whoosh.reader import SearchIndex
+from index.search.whoosh.store import IndexStore
+from index.search.whoosh.writer import delete_items, write_items
 from tests.support.indexes import SAMPLE_FILES, items_from, jsonl_items
 
 EXTRA = [

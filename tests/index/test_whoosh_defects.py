@@ -12,10 +12,11 @@ from pathlib import Path
 import pytest
 from whoosh import query
 
-from index.query import parse_query
-from index.searcher import SearchIndex, SearchRequest
-from index.store import IndexStore
-from index.writer import write_items
+from index.model import SearchRequest
+from index.search.querylang import parse_query
+from index.search.whoosh.reader import SearchIndex
+from index.search.whoosh.store import IndexStore
+from index.search.whoosh.writer import write_items
 from tests.support.indexes import jsonl_items
 
 WORDS = [f"w{i}" for i in range(400)]

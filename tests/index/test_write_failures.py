@@ -19,10 +19,10 @@ from typing import Any
 
 import pytest
 
-from index.model import FeedItem
-from index.searcher import SearchIndex, SearchRequest
-from index.store import IndexStore
-from index.writer import write_items
+from index.model import FeedItem, SearchRequest
+from index.search.whoosh.reader import SearchIndex
+from index.search.whoosh.store import IndexStore
+from index.search.whoosh.writer import write_items
 from tests.support import disks
 from tests.support.disks import fill
 from tests.support.paths import REPO
@@ -99,8 +99,8 @@ IN_CHILD = r"""
 import json, sys
 from pathlib import Path
 from index.errors import IndexWriteError
-from index.store import IndexStore
-from index.writer import write_items
+from index.search.whoosh.store import IndexStore
+from index.search.whoosh.writer import write_items
 from tests.index.test_write_failures import fill, items
 
 fs, first = Path(sys.argv[1]), int(sys.argv[2])

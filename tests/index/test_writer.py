@@ -1,4 +1,4 @@
-"""Tests for index/writer.py and index/store.py: upserts, idempotence, locking, rebuild-and-swap."""
+"""Tests for index/search/whoosh/writer.py and store.py: upserts, idempotence, locking, rebuild-and-swap."""
 
 from __future__ import annotations
 
@@ -13,10 +13,11 @@ from pathlib import Path
 import pytest
 
 from index.errors import IndexLockedError, IndexMissingError, IndexVersionError
-from index.schema import SCHEMA_VERSION
-from index.searcher import SearchIndex, SearchRequest
-from index.store import IndexStore, read_meta, write_meta
-from index.writer import delete_items, rebuild, write_items
+from index.model import SearchRequest
+from index.search.schema import SCHEMA_VERSION
+from index.search.whoosh.reader import SearchIndex
+from index.search.whoosh.store import IndexStore, read_meta, write_meta
+from index.search.whoosh.writer import delete_items, rebuild, write_items
 from tests.support.indexes import SAMPLE_FILES, items_from, jsonl_items
 from tests.support.paths import DIGEST, FEEDS
 
@@ -111,7 +112,7 @@ def test_second_writer_waits_a_bounded_time_then_fails_clearly(tmp_path: Path) -
 def test_lock_of_a_killed_writer_is_recovered(tmp_path: Path) -> None:
     root = tmp_path / "ix"
     code = (
-        "import sys, time; from index.store import IndexStore\n"
+        "import sys, time; from index.search.whoosh.store import IndexStore\n"
         f"s = IndexStore({str(root)!r})\n"
         "with s.write_lock():\n"
         "    print('locked', flush=True); time.sleep(60)\n"

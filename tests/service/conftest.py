@@ -10,8 +10,8 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
+from index.settings import Settings
 from service.app import create_app
-from service.config import Settings
 from service.engine import current_engine
 
 

@@ -9,7 +9,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from service.config import ConfigError, Settings
+from index.settings import ConfigError, Settings
 from tests.support.api import assert_problem
 
 APP = "https://app.example.org"

@@ -11,8 +11,8 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from index.store import IndexStore, read_meta, write_meta
-from service.config import Settings
+from index.search.whoosh.store import IndexStore, read_meta, write_meta
+from index.settings import Settings
 from service.errors import PROBLEMS
 from tests.support.api import assert_problem, spec
 

@@ -14,7 +14,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from index.model import FeedItem
-from index.query import MAX_EXPANSIONS, MAX_QUERY_CHARS
+from index.search.querylang import MAX_EXPANSIONS, MAX_QUERY_CHARS
 from service.schemas import MAX_PER_PAGE, MAX_SOURCES
 from tests.support.api import assert_problem, validate_response
 from tests.support.indexes import build_index

@@ -11,8 +11,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 from prometheus_client.parser import text_string_to_metric_families
 
-from index.poll import PollResult
-from index.registry import Registry
+from index.feeds.poll import PollResult
+from index.feeds.registry import Registry
 from service import metrics
 from tests.support.api import assert_problem
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from flask import Flask
 
-from service.config import ConfigError, Settings
+from index.settings import ConfigError, Settings
 from tests.support.api import assert_problem, validate_response
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from service.config import Settings
+from index.settings import Settings
 from tests.support.paths import REPO
 
 

@@ -8,7 +8,7 @@ import pytest
 from marshmallow import ValidationError
 from werkzeug.datastructures import MultiDict
 
-from index.searcher import SearchRequest
+from index.model import SearchRequest
 from service.schemas import ItemSchema, SearchArgs, UtcDateTime, load_args
 
 

@@ -15,8 +15,8 @@ from typing import Any
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
+from index.settings import Settings
 from service.app import create_app
-from service.config import Settings
 from service.engine import current_engine
 from tests.support.api import PROBLEM_KEYS
 

@@ -1,4 +1,4 @@
-"""Tests for index/suggest.py and service/suggest_api.py: completions while typing, over real indexes."""
+"""Tests for index/search/whoosh/suggest.py and service/suggest_api.py: completions while typing."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from index.searcher import SearchIndex
-from index.store import IndexStore
-from index.writer import write_items
+from index.search.whoosh.reader import SearchIndex
+from index.search.whoosh.store import IndexStore
+from index.search.whoosh.writer import write_items
 from tests.support.api import assert_problem, validate_response
 from tests.support.indexes import build_index, jsonl_items
 
@@ -46,7 +46,7 @@ def index_dir(tmp_path: Path) -> Path:
 
 
 def titles(index: SearchIndex, text: str, limit: int = 8) -> list[str]:
-    return [t.id for t in index.suggest(text, limit=limit).titles]
+    return [t.id for t in index.search.whoosh.suggest(text, limit=limit).titles]
 
 
 def test_the_last_word_is_a_prefix_and_the_others_whole_words(index_dir: Path) -> None:
@@ -68,12 +68,12 @@ def test_the_last_word_is_a_prefix_and_the_others_whole_words(index_dir: Path) -
 def test_sources_match_on_any_word_largest_first(index_dir: Path) -> None:
     index = SearchIndex(index_dir)
     try:
-        found = index.suggest("w").sources
+        found = index.search.whoosh.suggest("w").sources
         assert [(s.name, s.count) for s in found] == [("Civil Weekly", 1)]
-        assert [s.name for s in index.suggest("fran").sources] == ["Revue Française"]
-        assert [s.name for s in index.suggest("no").sources] == ["Notes"]
-        assert index.suggest("civil weekly").sources[0].name == "Civil Weekly"
-        assert index.suggest("notes x").sources == []
+        assert [s.name for s in index.search.whoosh.suggest("fran").sources] == ["Revue Française"]
+        assert [s.name for s in index.search.whoosh.suggest("no").sources] == ["Notes"]
+        assert index.search.whoosh.suggest("civil weekly").sources[0].name == "Civil Weekly"
+        assert index.search.whoosh.suggest("notes x").sources == []
     finally:
         index.close()
 
@@ -133,7 +133,7 @@ def test_a_missing_index_is_a_503_problem(tmp_path: Path, make_app: Callable[...
 
 def test_warm_up_reads_the_titles_and_never_fails(tmp_path: Path, index_dir: Path,
                                                   make_app: Callable[..., Flask]) -> None:
-    from index import suggest as engine_suggest
+    from index.search.whoosh import suggest as engine_suggest
     from service.suggest_api import warm_up
 
     warm_up(make_app(tmp_path / "missing"))  # no index yet: nothing to read, nothing raised

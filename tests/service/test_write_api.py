@@ -18,8 +18,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
+from index.settings import ConfigError, Settings
 from service.auth import requires_token
-from service.config import ConfigError, Settings
 from tests.support.api import assert_problem, validate_response
 from tests.support.feedserver import FeedServer, rss_feed, serve_conditional
 

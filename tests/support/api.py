@@ -11,7 +11,7 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 from werkzeug.test import TestResponse
 
-from .paths import REPO
+from tests.support.paths import REPO
 
 SPEC_URI = "urn:feedsift:openapi"
 PROBLEM_KEYS = {"type", "title", "status", "detail", "instance"}

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .indexes import SAMPLE_FILES
-from .paths import REPO
+from tests.support.indexes import SAMPLE_FILES
+from tests.support.paths import REPO
 
 BIN = Path(sys.executable).parent
 

@@ -7,13 +7,12 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from index.inputs import load_input
-from index.jsonl import parse_jsonl
-from index.model import FeedItem
-from index.store import IndexStore
-from index.writer import WriteReport, write_items
-
-from .paths import SAMPLES
+from index.ingest.jsonl import parse_jsonl
+from index.ingest.load import load_input
+from index.model import FeedItem, WriteReport
+from index.search.whoosh.store import IndexStore
+from index.search.whoosh.writer import write_items
+from tests.support.paths import SAMPLES
 
 SAMPLE_FILES = sorted(
     p for p in SAMPLES.iterdir() if p.suffix in {".rss", ".atom", ".rdf", ".txt", ".jsonl"}

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from index.typesense_engine import TypesenseEngine
+from index.search.typesense.engine import TypesenseEngine
 from tests.support.typesense_nodes import API_KEY, Node
 
 

@@ -14,10 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from index.engine import EngineUnavailableError
-from index.model import FeedItem
-from index.searcher import SearchRequest
-from index.typesense_engine import TypesenseEngine
+from index.errors import EngineUnavailableError
+from index.model import FeedItem, SearchRequest
+from index.search.typesense.engine import TypesenseEngine
 from tests.support.typesense_nodes import API_KEY, Node, start_cluster
 
 pytestmark = pytest.mark.cluster

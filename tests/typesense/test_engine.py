@@ -13,13 +13,13 @@ from typing import Any
 
 import pytest
 
-from index.engine import Engine, EngineUnavailableError
-from index.errors import IndexMissingError, QueryError
-from index.model import FeedItem, Page
-from index.searcher import SearchIndex, SearchRequest, SourceCount
-from index.store import IndexStore
-from index.typesense_engine import TypesenseEngine
-from index.writer import write_items
+from index.errors import EngineUnavailableError, IndexMissingError, QueryError
+from index.model import FeedItem, Page, SearchRequest, SourceCount
+from index.search.engine import Engine
+from index.search.typesense.engine import TypesenseEngine
+from index.search.whoosh.reader import SearchIndex
+from index.search.whoosh.store import IndexStore
+from index.search.whoosh.writer import write_items
 from tests.support.indexes import SAMPLE_FILES, items_from, jsonl_items
 from tests.support.typesense_nodes import API_KEY, Node, free_port
 
@@ -279,7 +279,7 @@ def test_sources_and_stats_agree(whoosh: SearchIndex, ts: TypesenseEngine) -> No
     stats = ts.stats()
     assert (stats.items, stats.sources) == (whoosh.stats().items, whoosh.stats().sources)
     assert stats.last_update is not None and ts.count() == whoosh.count()
-    assert ts.health()
+    ts.check_health()  # raises when a node or the collection cannot answer
 
 
 def test_the_engine_fits_the_protocol(ts: TypesenseEngine) -> None:
@@ -363,11 +363,14 @@ def test_missing_collection_and_unreachable_nodes(make_engine: Callable[..., Typ
     missing = make_engine()
     with pytest.raises(IndexMissingError):
         missing.search(SearchRequest())
-    assert missing.get("x") is None and missing.delete(["x"]) == 0 and missing.health()
+    assert missing.get("x") is None and missing.delete(["x"]) == 0
+    with pytest.raises(IndexMissingError):  # the nodes answer, but there is no collection to read
+        missing.check_health()
     dead = TypesenseEngine([f"http://127.0.0.1:{free_port()}"], API_KEY, num_retries=0,
                            connection_timeout=0.5)
     try:
-        assert not dead.health()
+        with pytest.raises(EngineUnavailableError, match="health check"):
+            dead.check_health()
         with pytest.raises(EngineUnavailableError):
             dead.search(SearchRequest())
     finally:

@@ -1,0 +1,5 @@
+"""``python -m index.cli``: the ``feedsift`` command without its console script."""
+
+from index.cli import main
+
+main()

@@ -1,0 +1,1 @@
+"""Ingestion: read an input, detect its format, parse it and normalise every record into a FeedItem."""

@@ -1,0 +1,1 @@
+"""Search: the engine seam, the query language and the analysis and highlighting both engines share."""

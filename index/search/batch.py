@@ -1,0 +1,77 @@
+"""What every engine's writer does alike with a batch: the last copy of an id wins, unchanged items are
+skipped, first-seen dates are kept, and the fields every engine's document carries."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from index.model import FeedItem, WriteReport
+
+
+@dataclass(frozen=True)
+class PlannedWrite:
+    """One item a batch writes: whether it replaces a stored copy, and when it was first seen."""
+
+    item: FeedItem
+    first_seen: int
+    update: bool
+
+
+def plan_batch(
+    batch: Iterable[FeedItem],
+    stored: Callable[[str], tuple[str | None, int | None] | None],
+    *,
+    now: int,
+    seen: Mapping[str, int] | None = None,
+) -> tuple[list[PlannedWrite], int]:
+    """Return the writes a batch needs and how many of its items are unchanged.
+
+    ``stored(id)`` gives the stored copy's fingerprint and first-seen time, or None for a new id;
+    ``seen`` supplies first-seen times for new ids (a migration keeps the ones it copies).
+    """
+    latest = {item.id: item for item in batch}  # the last copy of an id within a batch wins
+    writes: list[PlannedWrite] = []
+    unchanged = 0
+    for item in latest.values():
+        old = stored(item.id)
+        if old is not None and old[0] == item.fingerprint():
+            unchanged += 1
+            continue
+        first_seen = old[1] if old is not None and old[1] else (seen or {}).get(item.id) or now
+        writes.append(PlannedWrite(item, int(first_seen), update=old is not None))
+    return writes, unchanged
+
+
+def report_of(writes: list[PlannedWrite], unchanged: int) -> WriteReport:
+    """Return the report of a batch whose writes were all committed."""
+    report = WriteReport(unchanged=unchanged)
+    for write in writes:
+        if write.update:
+            report.updated += 1
+        else:
+            report.added += 1
+        report.committed_ids.append(write.item.id)
+    return report
+
+
+def common_fields(item: FeedItem, *, first_seen: int) -> dict[str, Any]:
+    """Return the fields every engine stores for an item, whatever else its document holds.
+
+    ``sort_date`` is the published date or, for an item that carries none, when it was first seen.
+    """
+    published = int(item.published.timestamp()) if item.published else None
+    fields: dict[str, Any] = {
+        "id": item.id,
+        "title": item.title,
+        "summary": item.summary,
+        "source": item.source,
+        "link": item.link,
+        "sort_date": published if published is not None else first_seen,
+        "first_seen": first_seen,
+        "fingerprint": item.fingerprint(),
+    }
+    if published is not None:
+        fields["published"] = published
+    return fields

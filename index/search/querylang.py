@@ -1,0 +1,372 @@
+"""The query language: user text to a Whoosh query, with the checks and rewrites that keep it safe.
+
+Words, ``"phrases"``, ``field:term`` (title, summary, source, author, tag), ``AND``/``OR``/``NOT``,
+``-word``, ``prefix*`` and ``fuzzy~``. Bare words are OR-ed so a sentence still finds what it is about;
+short keyword queries rank items with every word above items with some (see :func:`tier_all_words`).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from whoosh import qparser, query
+from whoosh.qparser import plugins
+
+from index.errors import QueryError
+from index.search.analysis import stem_word, word_parts
+from index.search.schema import DEFAULT_FIELD, QUERY_FIELDS, SPELLING_FIELD
+
+MAX_QUERY_CHARS = 1000
+# A prefix or fuzzy term may stand for at most this many index terms; more would eat the CPU.
+MAX_EXPANSIONS = 1000
+MIN_PREFIX_CHARS = 2
+MAX_FUZZY_DISTANCE = 2
+# Queries of at most this many bare words rank items holding all of them first; longer ones are
+# sentences, where requiring every word would bury good matches (SciFact claims average ~12 words).
+MAX_TIER_WORDS = 5
+# Large enough that any item matching all words outscores any matching only some.
+TIER_BOOST = 1000.0
+
+_TEXT_FIELDS = frozenset({DEFAULT_FIELD, "title", "summary"})
+# ``+word`` and ``-word`` only where a word starts: Whoosh's own markers match any + or -, which turns
+# "pre-miRNA" into "pre NOT mirna" and makes a bare "(+)" raise.
+_PLUS = r"(?<![^\s(])\+(?=[\w\"(])"
+_MINUS = r"(?<![^\s(])-(?=[\w\"(])"
+
+
+class _PrefixPlugin(plugins.TaggingPlugin):  # type: ignore[misc]
+    """``word*`` only: Whoosh's own wildcard plugin would also take ``?``, which ends many questions."""
+
+    class PrefixNode(qparser.syntax.TextNode):  # type: ignore[misc]
+        qclass = query.Prefix
+
+        def r(self) -> str:
+            return f"{self.text!r}*"
+
+    expr = r"(?P<text>[^\s\"()*:~^]+)\*(?=$|[\s)])"
+    nodetype = PrefixNode
+
+
+def check_syntax(text: str) -> None:
+    """Raise QueryError for what the parser would silently misread: unbalanced quotes or brackets."""
+    if len(text) > MAX_QUERY_CHARS:
+        raise QueryError(f"The query is {len(text)} characters long; the limit is {MAX_QUERY_CHARS}.")
+    quotes = [m.start() for m in re.finditer('"', text)]
+    if len(quotes) % 2:
+        raise QueryError(f"Unbalanced quote at position {quotes[-1] + 1}: close the phrase with another \".")
+    depth = 0
+    in_phrase = False
+    for pos, char in enumerate(text, start=1):
+        if char == '"':
+            in_phrase = not in_phrase
+        elif in_phrase:
+            continue
+        elif char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+            if depth < 0:
+                raise QueryError(f"Unbalanced parenthesis at position {pos}: ')' without '('.")
+    if depth > 0:
+        raise QueryError("Unbalanced parenthesis: a '(' is never closed.")
+
+
+def make_parser(schema: Any, *, match_all: bool) -> Any:
+    """Return a parser for the default field with our plugins."""
+    group = qparser.AndGroup if match_all else qparser.OrGroup
+    parser = qparser.QueryParser(DEFAULT_FIELD, schema, group=group)
+    parser.remove_plugin_class(plugins.WildcardPlugin)
+    parser.remove_plugin_class(plugins.BoostPlugin)
+    parser.remove_plugin_class(plugins.RangePlugin)
+    parser.add_plugin(_PrefixPlugin())
+    parser.add_plugin(plugins.FuzzyTermPlugin())
+    parser.add_plugin(plugins.PlusMinusPlugin(plusexpr=_PLUS, minusexpr=_MINUS))
+    aliases: dict[str, list[str]] = {}
+    for alias, field in QUERY_FIELDS.items():
+        if alias != field:
+            aliases.setdefault(field, []).append(alias)
+    parser.add_plugin(plugins.FieldAliasPlugin(aliases))
+    return parser
+
+
+def parse_query(
+    text: str,
+    schema: Any,
+    reader: Any,
+    *,
+    match_all: bool = False,
+    source_names: Callable[[str], str | None] | None = None,
+) -> Any:
+    """Parse user text into a Whoosh query, or raise QueryError saying what is wrong with it."""
+    check_syntax(text)
+    parser = make_parser(schema, match_all=match_all)
+    try:
+        parsed = parser.parse(text)
+    except Exception as exc:  # the parser has no error type of its own; anything it raises is bad input
+        raise QueryError(f"The query could not be parsed: {exc}") from None
+    # The parser stems a fuzzy word before we see it; keep the words as typed to expand them unstemmed.
+    raw = {stem_word(w.lower()): w.lower() for w in re.findall(r"([^\s\"()~:*]+)~", text)}
+    rewritten = require_filters(rewrite_tree(parsed, lambda node: _resolve(node, reader, source_names, raw)))
+    if rewritten is query.NullQuery:
+        raise QueryError("The query has no searchable words (only stop words or punctuation).")
+    if not match_all:
+        rewritten = tier_all_words(rewritten)
+    return add_word_parts(rewritten, word_parts(text))
+
+
+# Fields that narrow rather than describe: ``source:x diffusion`` means diffusion items from x.
+_FILTER_FIELDS = frozenset({"source", "authors", "tags"})
+
+
+def require_filters(q: Any) -> Any:
+    """Give OR groups the meaning people expect of ``a NOT b`` and ``source:x a``.
+
+    The OR grouping that lets a sentence match would otherwise read ``a NOT b`` as "a, or anything
+    without b" and ``source:x a`` as "anything from x, or a": negations and filter fields become
+    requirements on the OR of the remaining words.
+    """
+    if isinstance(q, query.Or):
+        children = [require_filters(c) for c in q.subqueries]
+        negated = [c.query for c in children if isinstance(c, query.Not)]
+        filters = [
+            c for c in children if isinstance(c, query.Term | query.Phrase) and c.fieldname in _FILTER_FIELDS
+        ]
+        words = [c for c in children if not isinstance(c, query.Not) and not any(c is f for f in filters)]
+        if not negated and not filters:
+            copy = q.copy()
+            copy.subqueries = children
+            return copy
+        positive: Any = None
+        if words:
+            positive = words[0] if len(words) == 1 else query.Or(words)
+        if filters:
+            positive = query.And([*filters, positive] if positive is not None else filters)
+        if negated:
+            excluded = negated[0] if len(negated) == 1 else query.Or(negated)
+            # And + Not, never AndNot: Whoosh's AndNotMatcher returns excluded documents once
+            # indexes have several segments (tests/index/test_whoosh_defects.py).
+            return query.And([positive, query.Not(excluded)]) if positive is not None else query.Not(excluded)
+        return positive
+    if isinstance(q, query.BinaryQuery):
+        copy = q.copy()
+        copy.a = require_filters(q.a)
+        copy.b = require_filters(q.b)
+        return copy
+    if isinstance(q, query.CompoundQuery):
+        copy = q.copy()
+        copy.subqueries = [require_filters(c) for c in q.subqueries]
+        return copy
+    return q
+
+
+def tier_all_words(q: Any) -> Any:
+    """Rank items holding every word of a short bag-of-words query above items holding some.
+
+    ``a OR b`` becomes ``(a AND b)^BIG OR (a OR b)``: the scores of all-word items gain BIG times
+    their own BM25 sum, so they order among themselves exactly as before and above all the others.
+    """
+    if not isinstance(q, query.Or):
+        return q
+    terms = q.subqueries
+    if not (2 <= len(terms) <= MAX_TIER_WORDS):
+        return q
+    if not all(isinstance(t, query.Term) and t.fieldname == DEFAULT_FIELD for t in terms):
+        return q
+    boosted = query.And([query.Term(t.fieldname, t.text, boost=TIER_BOOST) for t in terms])
+    return query.Or([boosted, q])
+
+
+class WordParts(query.Or):  # type: ignore[misc]
+    """The letter and digit parts of a query's words ("ADAR1" -> adar, 1), as optional terms.
+
+    They only add to the scores of items that match anyway: never widen the match set, and never
+    highlighted. On SciFact they found gene families for numbered members and variant spellings
+    ("ADAR1" / "ADAR", "Bcl2" / "Bcl-2"): see docs/ranking-notes.md.
+    """
+
+
+def add_word_parts(q: Any, parts: dict[str, list[str]]) -> Any:
+    """Return ``q`` with the parts of its positive words (``analysis.word_parts``) as optional terms."""
+    if not parts:
+        return q
+    present: list[tuple[str, str]] = []
+    _positive_terms(q, present)
+    seen = set(present)
+    extra: list[Any] = []
+    for fieldname, text in present:
+        for part in parts.get(text, ()):
+            if (fieldname, part) not in seen:
+                seen.add((fieldname, part))
+                extra.append(query.Term(fieldname, part))
+    return query.AndMaybe(q, WordParts(extra)) if extra else q
+
+
+def _positive_terms(q: Any, found: list[tuple[str, str]]) -> None:
+    if isinstance(q, query.Not):
+        return
+    if isinstance(q, query.AndNot):
+        _positive_terms(q.a, found)
+        return
+    if isinstance(q, query.Term):
+        if q.fieldname in _TEXT_FIELDS and (q.fieldname, q.text) not in found:
+            found.append((q.fieldname, q.text))
+        return
+    for child in q.children():
+        _positive_terms(child, found)
+
+
+def highlight_terms(q: Any, reader: Any) -> set[str]:
+    """Return the index words a query looks for in the text fields (negated parts excluded)."""
+    found: set[str] = set()
+    _collect_terms(q, reader, found)
+    return found
+
+
+def _collect_terms(q: Any, reader: Any, found: set[str]) -> None:
+    if isinstance(q, query.Not | WordParts):
+        return
+    if isinstance(q, query.AndNot):
+        _collect_terms(q.a, reader, found)
+        return
+    if isinstance(q, query.Term):
+        if q.fieldname in _TEXT_FIELDS:
+            found.add(q.text)
+        return
+    if isinstance(q, query.Phrase):
+        if q.fieldname in _TEXT_FIELDS:
+            found.update(q.words)
+        return
+    if isinstance(q, query.MultiTerm):
+        if q.fieldname in _TEXT_FIELDS:
+            for i, btext in enumerate(q._btexts(reader)):
+                if i >= MAX_EXPANSIONS:
+                    break
+                found.add(btext.decode("utf-8") if isinstance(btext, bytes) else btext)
+        return
+    for child in q.children():
+        _collect_terms(child, reader, found)
+
+
+def rewrite_tree(q: Any, visit: Callable[[Any], Any | None]) -> Any:
+    """Return ``q`` rebuilt top-down, with ``visit`` replacing any node it returns a query for (or
+    refusing it by raising QueryError), and ``a ANDNOT b`` as ``a AND NOT b``.
+
+    Whoosh's AndNotMatcher returns excluded documents in multi-segment indexes, and Typesense has no
+    ANDNOT: both engines read the And + Not form.
+    """
+    replaced = visit(q)
+    if replaced is not None:
+        return replaced
+    if isinstance(q, query.Wildcard):
+        raise QueryError("Only trailing '*' wildcards are supported (prefix*).")
+    if isinstance(q, query.AndNot):
+        return query.And([rewrite_tree(q.a, visit), query.Not(rewrite_tree(q.b, visit))])
+    if isinstance(q, query.AndMaybe | query.Require | query.Otherwise):
+        copy = q.copy()
+        copy.a = rewrite_tree(q.a, visit)
+        copy.b = rewrite_tree(q.b, visit)
+        return copy
+    if isinstance(q, query.CompoundQuery):
+        copy = q.copy()
+        copy.subqueries = [rewrite_tree(c, visit) for c in q.subqueries]
+        return copy.normalize()
+    if isinstance(q, query.Not):
+        return query.Not(rewrite_tree(q.query, visit), boost=q.boost)
+    return q
+
+
+def _resolve(q: Any, reader: Any, source_names: Callable[[str], str | None] | None,
+             raw: dict[str, str]) -> Any | None:
+    """Expand prefixes and fuzzy terms over the index, name sources as stored, split compound phrases."""
+    if isinstance(q, query.Prefix):
+        return _prefix(q, reader)
+    if isinstance(q, query.FuzzyTerm):
+        return _fuzzy(q, reader, raw)
+    if isinstance(q, query.Term) and q.fieldname == "source" and source_names is not None:
+        name = source_names(str(q.text))
+        return query.Term("source", name if name is not None else q.text, boost=q.boost)
+    if isinstance(q, query.Phrase) and q.fieldname == "source" and source_names is not None:
+        text = " ".join(q.words)
+        name = source_names(text)
+        return query.Term("source", name if name is not None else text, boost=q.boost)
+    if isinstance(q, query.Phrase) and q.fieldname in _TEXT_FIELDS:
+        return _phrase_parts(q)
+    return None
+
+
+def _phrase_parts(q: Any) -> Any:
+    """Drop the run-together form of a compound from a phrase, keeping its parts.
+
+    The analyzer gives "IL-6" as ``il6`` and then ``il``, ``6`` (``il6`` sharing the position of
+    ``il``); a phrase needs one word per position, and the parts are what every spelling has.
+    """
+    ranges = q.char_ranges
+    if not ranges or len(ranges) != len(q.words) or any(r[0] is None for r in ranges):
+        return q
+    keep = [
+        i for i, (start, end) in enumerate(ranges)
+        if not (i + 1 < len(ranges) and start <= ranges[i + 1][0] and ranges[i + 1][1] <= end
+                and (start, end) != ranges[i + 1])
+    ]
+    if len(keep) == len(q.words):
+        return q
+    words = [q.words[i] for i in keep]
+    if len(words) == 1:
+        return query.Term(q.fieldname, words[0], boost=q.boost)
+    return query.Phrase(q.fieldname, words, slop=q.slop, boost=q.boost, char_ranges=[ranges[i] for i in keep])
+
+
+def _prefix(q: Any, reader: Any) -> Any:
+    text = str(q.text).lower()
+    if len(text) < MIN_PREFIX_CHARS:
+        raise QueryError(f"A prefix needs at least {MIN_PREFIX_CHARS} characters before '*': '{q.text}*'.")
+    if q.fieldname not in _TEXT_FIELDS:
+        prefix = query.Prefix(q.fieldname, text, boost=q.boost)
+        _check_expansion([prefix], reader, f"'{q.text}*'")
+        return prefix
+    # The text fields hold stems, and a stem need not start with the prefix typed ('reinforcem*' must
+    # find 'reinforc'): expand the prefix over the unstemmed spelling words, then search their stems.
+    words = query.Prefix(SPELLING_FIELD, text)
+    _check_expansion([words], reader, f"'{q.text}*'")
+    stems = sorted({stem_word(_decode(w)) for w in words._btexts(reader)})
+    if not stems:
+        return query.NullQuery
+    terms = [query.Term(q.fieldname, s, boost=q.boost) for s in stems]
+    return terms[0] if len(terms) == 1 else query.Or(terms)
+
+
+def _decode(text: bytes | str) -> str:
+    return text.decode("utf-8") if isinstance(text, bytes) else text
+
+
+def _fuzzy(q: Any, reader: Any, raw: dict[str, str]) -> Any:
+    if q.maxdist > MAX_FUZZY_DISTANCE:
+        raise QueryError(
+            f"Fuzzy distance {q.maxdist} is over the limit of {MAX_FUZZY_DISTANCE}: '{q.text}~'."
+        )
+    text = str(q.text).lower()
+    prefix = max(1, q.prefixlength)
+    if q.fieldname not in _TEXT_FIELDS:
+        fuzzy = query.FuzzyTerm(q.fieldname, text, boost=q.boost, maxdist=q.maxdist, prefixlength=prefix)
+        _check_expansion([fuzzy], reader, f"'{q.text}~'")
+        return fuzzy
+    # As with prefixes: find the near spellings among the unstemmed words, then search their stems.
+    typed = raw.get(text, text)
+    words = query.FuzzyTerm(SPELLING_FIELD, typed, maxdist=q.maxdist, prefixlength=prefix)
+    _check_expansion([words], reader, f"'{typed}~'")
+    stems = sorted({stem_word(_decode(w)) for w in words._btexts(reader)} | {text})
+    terms = [query.Term(q.fieldname, s, boost=q.boost) for s in stems]
+    return terms[0] if len(terms) == 1 else query.Or(terms)
+
+
+def _check_expansion(queries: Iterable[Any], reader: Any, label: str) -> None:
+    count = 0
+    for sub in queries:
+        for _ in sub._btexts(reader):
+            count += 1
+            if count > MAX_EXPANSIONS:
+                raise QueryError(
+                    f"{label} matches more than {MAX_EXPANSIONS} different words; make it more specific."
+                )

@@ -1,0 +1,1 @@
+"""The Typesense engine: the same Engine served by a Typesense node or cluster."""

@@ -1,0 +1,1 @@
+"""The embedded engine: a Whoosh index on disk, its writer and its readers."""

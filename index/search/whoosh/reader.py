@@ -1,0 +1,396 @@
+"""SearchIndex: the engine's one public entry for reading: search, facets, lookup, similar items, stats.
+
+Each process keeps one open Whoosh searcher and reopens a fresh one when the index has changed
+(never ``Searcher.refresh()``, which returns deleted and duplicate documents after updates). Totals
+and facet counts come from the full match set as a numpy array, not ``len(results)``, which
+undercounts limited searches with ``NOT``; facets are ``bincount`` over per-document arrays built
+once per opened searcher, not Whoosh's ``groupedby``, which scores every match.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import os
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TypeVar, cast
+
+import numpy as np
+from whoosh import query
+
+from index.errors import IndexMissingError, QueryError
+from index.model import (
+    FacetCount,
+    FeedItem,
+    Hit,
+    IndexStats,
+    Page,
+    SearchRequest,
+    SourceCount,
+    Suggestions,
+    check_request,
+    from_timestamp,
+)
+from index.search.analysis import stem_word
+from index.search.highlight import mark, match_spans, snippet_and_highlight
+from index.search.querylang import highlight_terms, parse_query
+from index.search.suggestions import bare_words, with_corrections
+from index.search.whoosh.scoring import Matches
+from index.search.whoosh.store import TORN_READS, IndexStore
+from index.search.whoosh.suggest import suggest as suggest_from_view
+from index.search.whoosh.view import View, open_view
+
+# How many of an item's words a similar-items query uses.
+SIMILAR_TERMS = 12
+
+
+_Method = TypeVar("_Method", bound=Callable[..., Any])
+READ_ATTEMPTS = 3
+
+
+def _retry_torn_reads(method: _Method) -> _Method:
+    """Run a read again on a freshly opened view when a concurrent commit tore the one it used."""
+
+    @functools.wraps(method)
+    def wrapper(self: SearchIndex, *args: Any, **kwargs: Any) -> Any:
+        for attempt in range(READ_ATTEMPTS):
+            try:
+                return method(self, *args, **kwargs)
+            except TORN_READS:
+                if attempt == READ_ATTEMPTS - 1:
+                    raise
+                self._drop_view()
+        raise AssertionError("unreachable")
+
+    return cast(_Method, wrapper)
+
+
+class SearchIndex:
+    """Read access to one index directory, safe to share between the threads of a process."""
+
+    def __init__(self, root: str | os.PathLike[str], *, check_interval: float = 0.5) -> None:
+        self.store = IndexStore(root)
+        self.check_interval = check_interval
+        self._lock = threading.Lock()
+        self._view: View | None = None
+        self._checked = 0.0
+
+    def close(self) -> None:
+        with self._lock:
+            if self._view is not None:
+                self._view.retired = True
+                if self._view.users == 0:
+                    self._view.close()
+                self._view = None
+
+    def invalidate(self) -> None:
+        """Make the next read check whether the index changed, however recently it was checked.
+
+        A process that has just written to the index calls this, so its own next request sees the
+        write instead of the view opened before it (which may be served for ``check_interval`` more).
+        """
+        with self._lock:
+            self._checked = -math.inf
+
+    def _drop_view(self) -> None:
+        """Forget the open view so the next read opens a fresh one."""
+        with self._lock:
+            view = self._view
+            if view is not None:
+                view.retired = True
+                if view.users == 0:
+                    view.close()
+            self._view = None
+
+    @contextmanager
+    def _use(self) -> Iterator[View]:
+        with self._lock:
+            view = self._fresh_view()
+            view.users += 1
+        try:
+            yield view
+        finally:
+            with self._lock:
+                view.users -= 1
+                if view.retired and view.users == 0:
+                    view.close()
+
+    def _fresh_view(self) -> View:
+        now = time.monotonic()
+        view = self._view
+        if view is not None and now - self._checked < self.check_interval:
+            return view
+        self._checked = now
+        if view is not None:
+            try:
+                same = self.store.current_path() == view.path and view.searcher.up_to_date()
+            except IndexMissingError:
+                same = True  # the index went away under us; keep serving what we have open
+            if same:
+                return view
+        fresh = open_view(self.store)
+        if view is not None:
+            view.retired = True
+            if view.users == 0:
+                view.close()
+        self._view = fresh
+        return fresh
+
+    # -- search --------------------------------------------------------------------------------
+
+    @_retry_torn_reads
+    def search(self, req: SearchRequest) -> Page:
+        """Return one page of matches with exact total, facets and highlights.
+
+        Raises QueryError for a query or parameter the engine cannot honour.
+        """
+        check_request(req)
+        with self._use() as view:
+            reader = view.searcher.reader()
+            q = self._parse(view, req.q, match_all=req.match == "all") if req.q.strip() else None
+            matched = self._matches(view, q)
+            dated = _select(matched, self._date_mask(view, matched.docs, req.since, req.until))
+            source_facets = self._source_facets(view, dated.docs)
+            wanted = [view.source_name(s) for s in req.sources]
+            if req.sources:
+                ords = np.array([view.source_names.index(n) for n in wanted if n is not None], dtype=np.int32)
+                final = _select(dated, np.isin(view.source_ord[dated.docs], ords))
+            else:
+                final = dated
+            total = final.size
+            start = (req.page - 1) * req.per_page
+            scored = self._order(view, final, req, start, ranked=q is not None)
+            terms = highlight_terms(q, reader) if q is not None else set()
+            hits = [self._hit(view, docnum, score, terms) for docnum, score in scored]
+            did_you_mean = self._did_you_mean(view, req.q) if q is not None and total < 3 else None
+            return Page(
+                total=total,
+                page=req.page,
+                per_page=req.per_page,
+                hits=hits,
+                source_facets=source_facets,
+                month_facets=self._month_facets(view, final.docs),
+                did_you_mean=did_you_mean,
+            )
+
+    def _parse(self, view: View, text: str, *, match_all: bool) -> Any:
+        return parse_query(text, view.schema, view.searcher.reader(), match_all=match_all,
+                           source_names=view.source_name)
+
+    def _matches(self, view: View, q: Any) -> Matches:
+        """Return the live documents ``q`` matches, with their scores (every live document for no query)."""
+        if q is None:
+            return Matches(view.all_docs, np.zeros(view.all_docs.size, dtype=np.float64))
+        found = view.scorer.matches(q)
+        return _select(found, view.live[found.docs])
+
+    def _date_mask(self, view: View, docs: np.ndarray[Any, Any], since: datetime | None,
+                   until: datetime | None) -> np.ndarray[Any, Any]:
+        mask = np.ones(docs.size, dtype=bool)
+        dates = view.sort_date[docs]
+        if since is not None:
+            mask &= dates >= int(since.timestamp())
+        if until is not None:
+            mask &= dates <= int(until.timestamp())
+        return mask
+
+    def _source_facets(self, view: View, docs: np.ndarray[Any, Any]) -> list[FacetCount]:
+        counts = np.bincount(view.source_ord[docs], minlength=len(view.source_names))
+        pairs = zip(view.source_names, counts, strict=True)
+        order = sorted(((int(c), name) for name, c in pairs if c), key=lambda pair: (-pair[0], pair[1]))
+        return [FacetCount(value=name, count=count) for count, name in order]
+
+    def _month_facets(self, view: View, docs: np.ndarray[Any, Any]) -> list[FacetCount]:
+        if docs.size == 0:
+            return []
+        months = view.month_ord[docs]
+        low = int(months.min())
+        counts = np.bincount(months - low)
+        return [
+            FacetCount(value=f"{(low + i) // 12:04d}-{(low + i) % 12 + 1:02d}", count=int(c))
+            for i, c in enumerate(counts) if c
+        ]
+
+    def _order(self, view: View, found: Matches, req: SearchRequest, start: int, *,
+               ranked: bool) -> list[tuple[int, float]]:
+        end = start + req.per_page
+        docs, scores = found.docs, found.scores
+        if docs.size == 0 or start >= docs.size:
+            return []
+        if not ranked or req.sort != "relevance":
+            ordered = view.by_date(docs)
+            # Newest first breaks ties by higher docnum (later indexed), oldest first by lower.
+            page = ordered[::-1][start:end] if req.sort != "oldest" else ordered[start:end]
+            picked = np.searchsorted(docs, page)
+        else:
+            picked = _top(scores, docs, end)[start:end]
+        return [(int(docs[i]), float(scores[i])) for i in picked]
+
+    def _hit(self, view: View, docnum: int, score: float, terms: set[str]) -> Hit:
+        stored = view.searcher.stored_fields(docnum)
+        analyzer = view.schema["content"].analyzer
+        title = stored.get("title", "")
+        summary = stored.get("summary", "")
+        snippet, summary_html = snippet_and_highlight(summary, terms, analyzer)
+        return Hit(
+            id=stored["id"],
+            title=title,
+            link=stored.get("link", ""),
+            source=stored.get("source", ""),
+            published=from_timestamp(stored.get("published")),
+            score=round(score, 4),
+            snippet=snippet,
+            highlights={"title": mark(title, match_spans(title, terms, analyzer)), "summary": summary_html},
+        )
+
+    def _did_you_mean(self, view: View, text: str) -> str | None:
+        """Suggest the query with each unknown bare word replaced by the nearest indexed word."""
+        reader = view.searcher.reader()
+        fixes: dict[str, str] = {}
+        for word in bare_words(text):
+            if reader.frequency("content", stem_word(word)) > 0:
+                continue
+            suggestions = view.searcher.suggest("content", word.lower(), limit=1, maxdist=2)
+            if suggestions and suggestions[0] != word.lower():
+                fixes[word] = str(suggestions[0])
+        return with_corrections(text, fixes)
+
+    # -- lookup ----------------------------------------------------------------------------------
+
+    @_retry_torn_reads
+    def get(self, item_id: str) -> FeedItem | None:
+        """Return the whole item with this id, or None."""
+        with self._use() as view:
+            docnum = view.searcher.document_number(id=item_id)
+            if docnum is None:
+                return None
+            return _item(view.searcher.stored_fields(docnum))
+
+    @_retry_torn_reads
+    def similar(self, item_id: str, limit: int = 10) -> list[Hit] | None:
+        """Return the items most like this one (never itself), or None when the id is unknown."""
+        with self._use() as view:
+            docnum = view.searcher.document_number(id=item_id)
+            if docnum is None:
+                return None
+            stored = view.searcher.stored_fields(docnum)
+            text = stored.get("title", "") + "\n" + stored.get("summary", "")
+            # Whoosh's more_like() queries the item's highest-weighted words, which are often words no
+            # other item has, and then finds nothing; like Lucene's MoreLikeThis (minDocFreq), keep only
+            # words that at least one other item shares.
+            reader = view.searcher.reader()
+            key_terms = [
+                (term, weight)
+                for term, weight in view.searcher.key_terms_from_text("content", text, numterms=100)
+                if reader.doc_frequency("content", term) >= 2
+            ][:SIMILAR_TERMS]
+            if not key_terms:
+                return []
+            q = query.Or([query.Term("content", term, boost=weight) for term, weight in key_terms])
+            found = self._matches(view, q)
+            others = _select(found, found.docs != docnum)
+            return [
+                self._hit(view, int(others.docs[i]), float(others.scores[i]), set())
+                for i in _top(others.scores, others.docs, limit)
+            ]
+
+    @_retry_torn_reads
+    def sources(self, q: str | None = None) -> tuple[list[SourceCount], int]:
+        """Return every source with its item count and newest date (over a query's matches if given)."""
+        with self._use() as view:
+            parsed = self._parse(view, q, match_all=False) if q and q.strip() else None
+            docs = self._matches(view, parsed).docs
+            counts = np.bincount(view.source_ord[docs], minlength=len(view.source_names))
+            newest = np.full(len(view.source_names), np.iinfo(np.int64).min, dtype=np.int64)
+            np.maximum.at(newest, view.source_ord[docs], view.sort_date[docs])
+            rows = [
+                SourceCount(name=name, count=int(counts[i]), newest=from_timestamp(int(newest[i])))
+                for i, name in enumerate(view.source_names) if counts[i]
+            ]
+            rows.sort(key=lambda r: (-r.count, r.name))
+            return rows, int(docs.size)
+
+    @_retry_torn_reads
+    def stats(self) -> IndexStats:
+        """Return item counts overall and per source, the size on disk and the time of the last write."""
+        rows, total = self.sources()
+        with self._use() as view:
+            path = view.path
+        size = 0
+        newest_mtime = 0.0
+        for entry in Path(path).iterdir():
+            if entry.is_file():
+                st = entry.stat()
+                size += st.st_size
+                newest_mtime = max(newest_mtime, st.st_mtime)
+        return IndexStats(
+            items=total,
+            sources={r.name: r.count for r in rows},
+            size_bytes=size,
+            last_update=datetime.fromtimestamp(newest_mtime, tz=UTC) if newest_mtime else None,
+            path=str(path),
+        )
+
+    @_retry_torn_reads
+    def count(self) -> int:
+        """Return the number of live items."""
+        with self._use() as view:
+            return int(view.all_docs.size)
+
+    # -- for people: suggestions and feed dates ------------------------------------------------
+
+    @_retry_torn_reads
+    def suggest(self, text: str, limit: int = 8) -> Suggestions:
+        """Return title completions and matching sources for what someone has typed (see ``suggest``)."""
+        with self._use() as view:
+            return suggest_from_view(view, text, limit=limit)
+
+    @_retry_torn_reads
+    def dates(self, item_ids: list[str]) -> dict[str, datetime]:
+        """Return each known item's date as the newest sort sees it: published, else first seen."""
+        with self._use() as view:
+            found = {}
+            for item_id in item_ids:
+                docnum = view.searcher.document_number(id=item_id)
+                stamp = from_timestamp(int(view.sort_date[docnum])) if docnum is not None else None
+                if stamp is not None:
+                    found[item_id] = stamp
+            return found
+
+
+def _select(found: Matches, mask: np.ndarray[Any, Any]) -> Matches:
+    return Matches(found.docs[mask], found.scores[mask])
+
+
+def _top(scores: np.ndarray[Any, Any], docs: np.ndarray[Any, Any], k: int) -> np.ndarray[Any, Any]:
+    """Return the positions of the ``k`` best scores, best first, equal scores by lower docnum (as Whoosh)."""
+    if k < scores.size:
+        cut = np.partition(scores, scores.size - k)[scores.size - k]
+        candidates = np.flatnonzero(scores >= cut)
+    else:
+        candidates = np.arange(scores.size)
+    order = np.lexsort((docs[candidates], -scores[candidates]))
+    return candidates[order[:k]]
+
+
+def _item(stored: dict[str, Any]) -> FeedItem:
+    authors = stored.get("authors") or ""
+    tags = stored.get("tags") or ""
+    return FeedItem(
+        id=stored["id"],
+        title=stored.get("title", ""),
+        link=stored.get("link", ""),
+        summary=stored.get("summary", ""),
+        source=stored.get("source", ""),
+        published=from_timestamp(stored.get("published")),
+        authors=tuple(a for a in authors.split("\n") if a),
+        tags=tuple(t for t in tags.split(",") if t),
+    )
+
+
+__all__ = ["SearchIndex", "SearchRequest", "FeedItem", "SourceCount", "IndexStats", "QueryError", "query"]

@@ -1,0 +1,187 @@
+"""The on-disk layout of an index directory: generations, the ``current`` pointer and the writer lock.
+
+    INDEX_DIR/
+      current -> gen-<stamp>      symlink swapped atomically by rebuild (Warehouse's alias swap)
+      gen-<stamp>/                one complete Whoosh index plus feedsift.json (schema version)
+      writer.lock                 flock held by whichever process writes; the kernel frees it if
+                                  that process dies, so a killed writer never leaves a stale lock
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import pickle
+import shutil
+import struct
+import time
+import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from whoosh import index as whoosh_index
+
+from index.errors import IndexLockedError, IndexMissingError, IndexVersionError
+from index.search.schema import SCHEMA_VERSION, build_schema
+
+META_FILE = "feedsift.json"
+CURRENT = "current"
+LOCK_FILE = "writer.lock"
+# Tries at opening an index whose files a concurrent commit may be replacing.
+OPEN_ATTEMPTS = 5
+
+
+# What a reader sees when another process's commit or merge deletes or replaces index files under it:
+# a vanished file, a table of contents or posting block cut short. Reading again from a freshly opened
+# index finds the files that replaced them.
+TORN_READS: tuple[type[BaseException], ...] = (
+    FileNotFoundError, zlib.error, EOFError, struct.error, pickle.UnpicklingError,
+)
+
+class IndexStore:
+    """One index directory: opens the live generation, creates new ones, and serialises writers."""
+
+    def __init__(self, root: str | os.PathLike[str]) -> None:
+        self.root = Path(root)
+
+    @property
+    def current_link(self) -> Path:
+        return self.root / CURRENT
+
+    def current_path(self) -> Path:
+        """Return the live generation's directory; raise IndexMissingError when there is none."""
+        try:
+            target = os.readlink(self.current_link)
+        except FileNotFoundError:
+            raise IndexMissingError(
+                f"no index at {self.root}: build one with `feedsift add INPUT...`"
+            ) from None
+        except OSError as exc:
+            raise IndexMissingError(f"cannot read the index at {self.root}: {exc.strerror}") from None
+        return self.root / target
+
+    def exists(self) -> bool:
+        return self.current_link.is_symlink()
+
+    def open(self) -> Any:
+        """Open the live generation, checking that its schema version is the one this code reads."""
+        path = self.current_path()
+        check_version(path)
+        for attempt in range(OPEN_ATTEMPTS):
+            try:
+                return whoosh_index.open_dir(str(path))
+            except TORN_READS as exc:
+                # Whoosh lists the tables of contents, then opens the newest; a commit in another
+                # process in between deletes or rewrites it, and the next try finds its successor.
+                if attempt == OPEN_ATTEMPTS - 1:
+                    raise IndexMissingError(f"cannot open the index at {path}: {exc}") from None
+                time.sleep(0.01 * (attempt + 1))
+            except (OSError, whoosh_index.EmptyIndexError) as exc:
+                raise IndexMissingError(f"cannot open the index at {path}: {exc}") from None
+        raise AssertionError("unreachable")
+
+    def create_generation(self) -> tuple[Path, Any]:
+        """Create an empty generation beside the live one (not yet live) and return it open."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
+        path = self.root / f"gen-{stamp}-{os.getpid()}"
+        path.mkdir()
+        try:
+            ix = whoosh_index.create_in(str(path), build_schema())
+            write_meta(path, {"schema_version": SCHEMA_VERSION, "created": datetime.now(UTC).isoformat()})
+        except BaseException:
+            self.discard(path)  # a disk that filled up mid-way must not keep a half-made generation
+            raise
+        return path, ix
+
+    def make_live(self, path: Path) -> None:
+        """Point ``current`` at a generation in one atomic rename, then drop generations no one needs."""
+        try:
+            previous: str | None = os.readlink(self.current_link)
+        except OSError:
+            previous = None
+        tmp = self.root / f".{CURRENT}.{os.getpid()}"
+        if tmp.is_symlink() or tmp.exists():
+            tmp.unlink()
+        os.symlink(path.name, tmp)
+        os.replace(tmp, self.current_link)
+        _fsync_dir(self.root)
+        self.prune(keep=path, previous=previous)
+
+    def prune(self, *, keep: Path, previous: str | None = None) -> None:
+        """Delete every generation but the live one and ``previous``, the one live before it.
+
+        The one before is kept a while because a reader that opened it just before the swap may still
+        be reading its files. Every other one is a generation that an earlier swap retired or that a
+        killed rebuild left half-built (choosing by age would keep that one and delete the one readers
+        use). Only called with the writer lock held, so no generation being built is in use.
+        """
+        for gen in self.root.glob("gen-*"):
+            if gen.is_dir() and gen.name not in (keep.name, previous):
+                shutil.rmtree(gen, ignore_errors=True)
+
+    def discard(self, path: Path) -> None:
+        """Delete a generation that never went live (a failed rebuild)."""
+        shutil.rmtree(path, ignore_errors=True)
+
+    @contextmanager
+    def write_lock(self, timeout: float = 30.0) -> Iterator[None]:
+        """Hold the writer lock, waiting up to ``timeout`` seconds for another writer to finish."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.root / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            deadline = time.monotonic() + timeout
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() >= deadline:
+                        raise IndexLockedError(
+                            f"another feedsift process is writing to {self.root} "
+                            f"(waited {timeout:g} s for its lock); try again when it has finished"
+                        ) from None
+                    time.sleep(0.05)
+            try:
+                yield
+            finally:
+                fcntl.flock(fd, fcntl.LOCK_UN)
+        finally:
+            os.close(fd)
+
+
+def check_version(path: Path) -> None:
+    """Raise IndexVersionError unless the generation at ``path`` was built with this schema version."""
+    meta = read_meta(path)
+    version = meta.get("schema_version")
+    if version != SCHEMA_VERSION:
+        raise IndexVersionError(
+            f"the index at {path} was built with schema version {version}, this feedsift reads "
+            f"version {SCHEMA_VERSION}: rebuild needed (`feedsift rebuild INPUT...`)"
+        )
+
+
+def read_meta(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads((path / META_FILE).read_text("utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def write_meta(path: Path, meta: dict[str, Any]) -> None:
+    tmp = path / (META_FILE + ".tmp")
+    tmp.write_text(json.dumps(meta), "utf-8")
+    os.replace(tmp, path / META_FILE)
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

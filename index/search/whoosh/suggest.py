@@ -1,0 +1,185 @@
+"""Suggestions while someone types: item titles that complete the words so far, and matching source names.
+
+A query's words are matched against the words of titles: every word but the last must appear whole,
+the last (unless the text ends in a space) may be the start of a word, so "reinforcement lea" finds
+"Offline Reinforcement Learning ...". Matching titles come newest first; sources whose name holds the
+typed words in the same way come largest first.
+
+A Whoosh prefix query would expand a one- or two-letter prefix to thousands of terms and walk their
+union in Python on every keystroke. Instead each segment's titles are read once into a sorted word list and a
+word -> documents table in numpy, cached by segment: segments never change once written (deletions
+are the searcher's ``live`` mask), so after a commit only the new, small segment is read. A lookup
+is then a bisection for the word range and a scatter of that range's documents into a mask.
+"""
+
+from __future__ import annotations
+
+import threading
+import weakref
+from bisect import bisect_left
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from index.model import SourceSuggestion, Suggestions, TitleSuggestion, from_timestamp
+from index.search.suggestions import WORD, source_matches, words_of
+
+if TYPE_CHECKING:
+    from index.search.whoosh.view import View
+
+# The top of the Unicode range: every string that starts with a prefix sorts before prefix + this.
+_AFTER = "\U0010ffff"
+
+
+class _SegmentWords:
+    """One segment's title words: sorted distinct words and, per word, the segment's docnums holding it."""
+
+    def __init__(self, reader: Any) -> None:
+        n = reader.doc_count_all()
+        self.titles: list[str] = []
+        self.ids: list[str] = []
+        self.published: list[int | None] = []
+        vocabulary: dict[str, int] = {}
+        word_ids: list[int] = []
+        doc_of: list[int] = []
+        for docnum in range(n):
+            stored = reader.stored_fields(docnum)
+            title = stored.get("title", "")
+            self.titles.append(title)
+            self.ids.append(stored.get("id", ""))
+            self.published.append(stored.get("published"))
+            for word in set(WORD.findall(title.casefold())):
+                word_ids.append(vocabulary.setdefault(word, len(vocabulary)))
+                doc_of.append(docnum)
+        words = sorted(vocabulary)
+        # Renumber word ids in sorted order, so a prefix's words are one contiguous run of the table.
+        rank = np.empty(len(words), dtype=np.int64)
+        for position, word in enumerate(words):
+            rank[vocabulary[word]] = position
+        by_word = rank[np.asarray(word_ids, dtype=np.int64)] if word_ids else np.zeros(0, dtype=np.int64)
+        order = np.argsort(by_word, kind="stable")
+        self.words = words
+        self.docs = np.asarray(doc_of, dtype=np.int32)[order]
+        self.starts = np.searchsorted(by_word[order], np.arange(len(words) + 1))
+
+    def span(self, word: str, *, prefix: bool) -> tuple[int, int]:
+        """Return the slice of ``docs`` for this word, or for every word starting with it."""
+        lo = bisect_left(self.words, word)
+        if prefix:
+            hi = bisect_left(self.words, word + _AFTER, lo)
+        else:
+            hi = lo + 1 if lo < len(self.words) and self.words[lo] == word else lo
+        return int(self.starts[lo]), int(self.starts[hi])
+
+
+# Segment tables by (index generation directory, segment id); shared by every SearchIndex of a process.
+_CACHE: dict[tuple[str, str], _SegmentWords] = {}
+# Source names with their item counts, per opened view: a view's documents never change.
+_SOURCES: weakref.WeakKeyDictionary[View, list[tuple[str, int]]] = weakref.WeakKeyDictionary()
+_CACHE_LOCK = threading.Lock()
+
+
+def _segments(view: View) -> list[tuple[_SegmentWords, int]]:
+    """Return (table, docnum offset) for each segment of the view, reading the segments not seen yet."""
+    reader = view.searcher.reader()
+    leaves = reader.leaf_readers() if not reader.is_atomic() else [(reader, 0)]
+    generation = str(view.path)
+    keys = [(generation, leaf.segment().segment_id()) for leaf, _ in leaves]
+    with _CACHE_LOCK:
+        tables = []
+        built = False
+        for key, (leaf, offset) in zip(keys, leaves, strict=True):
+            table = _CACHE.get(key)
+            if table is None:
+                table = _CACHE[key] = _SegmentWords(leaf)
+                built = True
+            tables.append((table, offset))
+        if built:
+            # Forget the segments that merges or a rebuild (a new generation beside this one) retired.
+            root = Path(generation).parent
+            for key in [k for k in _CACHE if Path(k[0]).parent == root and k not in keys]:
+                del _CACHE[key]
+    return tables
+
+
+def suggest(view: View, text: str, *, limit: int = 8) -> Suggestions:
+    """Return up to ``limit`` title completions and up to ``limit`` matching sources for ``text``."""
+    words, last_is_prefix = words_of(text)
+    if not words:
+        return Suggestions(titles=[], sources=[])
+    return Suggestions(
+        titles=_titles(view, words, last_is_prefix, limit),
+        sources=_sources(view, words, last_is_prefix, limit),
+    )
+
+
+def _titles(view: View, words: list[str], last_is_prefix: bool, limit: int) -> list[TitleSuggestion]:
+    found: list[tuple[int, int, _SegmentWords, int]] = []  # (sort date, docnum, table, local docnum)
+    for table, offset in _segments(view):
+        spans = [table.span(w, prefix=last_is_prefix and i == len(words) - 1) for i, w in enumerate(words)]
+        if any(start == end for start, end in spans):
+            continue
+        size = len(table.titles)
+        # The narrowest word first: the others only need checking against its documents.
+        spans.sort(key=lambda s: s[1] - s[0])
+        start, end = spans[0]
+        candidates = _documents(table, start, end, size)
+        for start, end in spans[1:]:
+            if candidates.size == 0:
+                break
+            mask = np.zeros(size, dtype=bool)
+            mask[table.docs[start:end]] = True
+            candidates = candidates[mask[candidates]]
+        candidates = candidates[view.live[candidates + offset]]
+        if candidates.size == 0:
+            continue
+        dates = view.sort_date[candidates + offset]
+        if candidates.size > limit:
+            best = np.argpartition(-dates, limit - 1)[:limit]
+            candidates, dates = candidates[best], dates[best]
+        found.extend((int(d), int(c) + offset, table, int(c)) for d, c in zip(dates, candidates, strict=True))
+    # Newest first; among equal dates the later-indexed first, as search's newest sort does.
+    found.sort(key=lambda f: (f[0], f[1]), reverse=True)
+    return [
+        TitleSuggestion(
+            id=table.ids[local],
+            title=table.titles[local],
+            source=view.source_names[int(view.source_ord[docnum])],
+            published=from_timestamp(table.published[local]),
+        )
+        for _, docnum, table, local in found[:limit]
+    ]
+
+
+def _documents(table: _SegmentWords, start: int, end: int, size: int) -> np.ndarray[Any, Any]:
+    """Return the distinct docnums of a slice, ascending: a scatter, cheaper than sorting a long slice."""
+    mask = np.zeros(size, dtype=bool)
+    mask[table.docs[start:end]] = True
+    return np.flatnonzero(mask)
+
+
+def _source_counts(view: View) -> list[tuple[str, int]]:
+    """Return (name, items) for each source with items, largest first; cached per view."""
+    with _CACHE_LOCK:
+        cached = _SOURCES.get(view)
+    if cached is None:
+        counts = np.bincount(view.source_ord[view.all_docs], minlength=len(view.source_names))
+        cached = sorted(
+            ((name, int(counts[i]))
+             for i, name in enumerate(view.source_names) if counts[i]),
+            key=lambda row: (-row[1], row[0]),
+        )
+        with _CACHE_LOCK:
+            _SOURCES[view] = cached
+    return cached
+
+
+def _sources(view: View, words: list[str], last_is_prefix: bool, limit: int) -> list[SourceSuggestion]:
+    matches = []
+    for name, count in _source_counts(view):
+        if source_matches(name, words, last_is_prefix):
+            matches.append(SourceSuggestion(name=name, count=count))
+            if len(matches) == limit:
+                break
+    return matches

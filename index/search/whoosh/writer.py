@@ -1,0 +1,335 @@
+"""Writing items into the index: upsert by item id in committed batches, deletion, rebuild-and-swap."""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import time
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+from whoosh.codec.whoosh3 import _lenfield
+from whoosh.index import TOC, clean_files
+from whoosh.writing import IndexWriter
+
+from index.errors import IndexWriteError
+from index.model import FeedItem, WriteReport
+from index.search.batch import common_fields, plan_batch, report_of
+from index.search.fields import ItemText, ItemTextField
+from index.search.whoosh import postings
+from index.search.whoosh.store import IndexStore
+
+# Items per commit. A commit's cost is mostly per term (one block, pickled and compressed, per term),
+# and the terms of 10,000 items are far fewer than five times those of 2,000: 2,000-item commits
+# indexed ~340 items/s, 10,000-item ones ~410-430 (docs/speed-notes.md). Each commit is atomic.
+DEFAULT_BATCH = 10_000
+# Megabytes of postings a batch's writer sorts in memory before it sorts runs on disk instead, which
+# costs a pickle per posting and took 10,000-item commits from ~430 to ~260 items/s; such a commit
+# holds ~500 MB. (A rebuild's one writer keeps Whoosh's 128: it may hold any number of items.)
+POOL_MB = 1024
+# Seconds a writer waits for another writer's lock before it gives up with a clear message.
+DEFAULT_LOCK_TIMEOUT = 30.0
+
+
+class _KnownLengths:
+    """A new segment's per-document reader that reads each field's length column once, into a list.
+
+    While a commit writes postings, Whoosh asks for the field length of every posting, and its reader
+    looks for the field's length column on disk each time, caching only the columns it finds: every
+    posting of a field without lengths (ids, numbers, the spelling words) cost a ``stat`` call, and
+    every other posting a column read (docs/speed-notes.md).
+    """
+
+    def __init__(self, reader: Any) -> None:
+        self._reader = reader
+        self._lengths: dict[str, list[Any] | None] = {}
+
+    def doc_field_length(self, docnum: int, fieldname: str, default: int = 0) -> Any:
+        if fieldname not in self._lengths:
+            reader = self._reader
+            self._lengths[fieldname] = (
+                [reader.doc_field_length(d, fieldname, default) for d in range(reader.doc_count_all())]
+                if reader.has_column(_lenfield(fieldname)) else None
+            )
+        lengths = self._lengths[fieldname]
+        return default if lengths is None else lengths[docnum]
+
+    def close(self) -> None:
+        self._reader.close()
+
+
+def open_writer(ix: Any, *, limitmb: int = 128) -> IndexWriter:
+    """Return a writer for ``ix`` whose commit reads field lengths through :class:`_KnownLengths`."""
+    writer = ix.writer(limitmb=limitmb)
+    per_document_reader = writer.per_document_reader
+    writer.per_document_reader = lambda: _KnownLengths(per_document_reader())
+    return writer
+
+
+def to_document(item: FeedItem, *, first_seen: int, analysed: bool = True) -> dict[str, Any]:
+    """Return the Whoosh document for an item: the common fields plus Whoosh's own text and list fields.
+
+    ``analysed`` gives the text fields one shared :class:`ItemText`, for a schema whose text fields
+    are :class:`ItemTextField`; an index made before them has plain ``TEXT`` fields and takes strings.
+    """
+    doc = common_fields(item, first_seen=first_seen)
+    if analysed:
+        shared = ItemText(item.title, item.summary)
+        doc.update({"title": shared, "summary": shared, "content": shared,
+                    "_stored_title": item.title, "_stored_summary": item.summary})
+    else:
+        doc["content"] = item.title + "\n" + item.summary
+    doc["authors"] = "\n".join(item.authors)
+    doc["tags"] = ",".join(t.replace(",", " ") for t in item.tags)
+    return doc
+
+
+def takes_item_text(schema: Any) -> bool:
+    """Return whether an index's own schema indexes its text fields from :class:`ItemText` values."""
+    return all(isinstance(schema[name], ItemTextField) for name in ("title", "summary", "content"))
+
+
+def write_items(
+    store: IndexStore,
+    items: Iterable[FeedItem],
+    *,
+    batch_size: int = DEFAULT_BATCH,
+    lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
+    progress: Callable[[int], None] | None = None,
+    on_commit: Callable[[WriteReport], None] | None = None,
+) -> WriteReport:
+    """Upsert items, committing every ``batch_size``; an item whose fields are unchanged is not rewritten.
+
+    Creates the index on first use. Each batch is one commit, so an interruption loses at most the
+    batch in hand and never anything committed before it; ``on_commit`` hears of every finished commit.
+    """
+    total = WriteReport()
+    # Only the index's own operations are translated into IndexWriteError: an OSError from reading
+    # the items or from a callback is not about the index and goes through as it is.
+    with contextlib.ExitStack() as held:
+        with _index_io(store):
+            held.enter_context(store.write_lock(lock_timeout))
+            ix = _open_or_create(store)
+        held.callback(ix.close)
+        merge = True
+        for batch in _batches(items, batch_size):
+            with _index_io(store):
+                # Only the call's first commit lets Whoosh merge small segments (as every commit did
+                # before): later ones would mostly re-merge this call's own, and a merge costs more
+                # than indexing the same items (67 s against 37 s CPU for 20,000).
+                report = _write_batch(ix, batch, {} if merge else {"merge": False})
+            merge = merge and not (report.added or report.updated)  # until a batch commits
+            total.merge(report)
+            if on_commit is not None:
+                on_commit(report)
+            if progress is not None:
+                progress(len(batch))
+        _write_posting_arrays(ix)
+    return total
+
+
+def delete_items(store: IndexStore, ids: Iterable[str], *, lock_timeout: float = DEFAULT_LOCK_TIMEOUT) -> int:
+    """Delete items by id and return how many were in the index."""
+    with _index_io(store), store.write_lock(lock_timeout):
+        ix = store.open()
+        try:
+            writer = open_writer(ix)
+            deleted = 0
+            try:
+                for item_id in ids:
+                    deleted += writer.delete_by_term("id", item_id)
+            except BaseException:
+                _abandon(writer)
+                raise
+            _commit(writer)
+            _write_posting_arrays(ix)  # a commit may merge segments
+            return deleted
+        finally:
+            ix.close()
+
+
+def rebuild(
+    store: IndexStore,
+    items: Iterable[FeedItem],
+    *,
+    batch_size: int = DEFAULT_BATCH,
+    lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
+    progress: Callable[[int], None] | None = None,
+) -> WriteReport:
+    """Build a complete new index beside the live one, then make it live in one atomic swap.
+
+    Readers keep the old index until the swap; if anything fails (or the process dies) before it,
+    the half-built generation is never pointed at and the old index stays live.
+    """
+    total = WriteReport()
+    with _index_io(store), store.write_lock(lock_timeout):
+        path, ix = store.create_generation()
+        try:
+            writer = open_writer(ix)
+            try:
+                seen: set[str] = set()
+                analysed = takes_item_text(writer.schema)
+                for batch in _batches(items, batch_size):
+                    now = int(time.time())
+                    for item in batch:
+                        if item.id in seen:
+                            writer.update_document(**to_document(item, first_seen=now, analysed=analysed))
+                            total.updated += 1
+                        else:
+                            seen.add(item.id)
+                            writer.add_document(**to_document(item, first_seen=now, analysed=analysed))
+                            total.added += 1
+                    if progress is not None:
+                        progress(len(batch))
+            except BaseException:
+                _abandon(writer)
+                raise
+            _commit(writer, optimize=True)
+            _write_posting_arrays(ix)
+            ix.close()
+            store.make_live(path)
+        except BaseException:
+            ix.close()
+            store.discard(path)
+            raise
+    total.committed_ids.extend(seen)
+    return total
+
+
+def _write_batch(ix: Any, batch: list[FeedItem], commit_options: dict[str, Any] | None = None) -> WriteReport:
+    with ix.searcher() as searcher:
+        # The searcher's schema, not ``ix.schema``: that reads the table of contents again and leaves
+        # the file open until collected, which (once a commit deletes it) keeps a disk from going read-only.
+        analysed = takes_item_text(searcher.schema)
+
+        def stored(item_id: str) -> tuple[str | None, int | None] | None:
+            docnum = searcher.document_number(id=item_id)
+            if docnum is None:
+                return None
+            fields = searcher.stored_fields(docnum)
+            return fields.get("fingerprint"), fields.get("first_seen")
+
+        writes, unchanged = plan_batch(batch, stored, now=int(time.time()))
+    if not writes:
+        return WriteReport(unchanged=unchanged)
+    writer = open_writer(ix, limitmb=POOL_MB)
+    try:
+        for write in writes:
+            doc = to_document(write.item, first_seen=write.first_seen, analysed=analysed)
+            if write.update:
+                writer.update_document(**doc)
+            else:
+                writer.add_document(**doc)
+    except BaseException:
+        _abandon(writer)
+        raise
+    _commit(writer, **(commit_options or {}))
+    return report_of(writes, unchanged)
+
+def _open_or_create(store: IndexStore) -> Any:
+    if store.exists():
+        return store.open()
+    path, ix = store.create_generation()
+    try:
+        store.make_live(path)
+    except BaseException:
+        ix.close()
+        store.discard(path)
+        raise
+    return ix
+
+
+def _commit(writer: Any, **options: Any) -> None:
+    try:
+        writer.commit(**options)
+    except BaseException:
+        _abandon(writer)
+        raise
+
+
+def _write_posting_arrays(ix: Any) -> None:
+    """Give every segment without posting arrays its arrays (``postings``), while the lock is held.
+
+    Called once after a write's last commit, not after each: segments that a later commit of the
+    same write merges away never need them. The commits have succeeded whatever happens here:
+    without arrays (disk full, say) searches read those segments' postings from Whoosh's blocks,
+    more slowly, and the next write tries again.
+    """
+    folder = getattr(ix.storage, "folder", None)
+    if folder is None:
+        return
+    with contextlib.suppress(OSError):
+        fresh = ix.storage.open_index(ix.indexname)  # the latest commit's segments
+        try:
+            postings.write_missing(Path(folder), fresh)
+        finally:
+            fresh.close()
+
+
+def _abandon(writer: Any) -> None:
+    """Cancel a writer that failed part-way, leaving neither Whoosh's lock held nor its new files.
+
+    Whoosh releases its own lock only when a commit or cancel succeeds: after a write that failed
+    (disk full), a cancel can fail too, and every later write in this process, such as the poll
+    worker's next one, would wait on a lock no one else holds. The files the failed writer made are
+    in no table of contents; deleting them gives back their space, so the next write can succeed once
+    the disk has room.
+    """
+    with contextlib.suppress(Exception):
+        writer.cancel()
+    _close_files(writer)
+    lock = writer.writelock
+    if lock is not None and lock.fd is not None:
+        with contextlib.suppress(Exception):
+            lock.release()
+    with contextlib.suppress(Exception):
+        toc = TOC.read(writer.storage, writer.indexname)
+        clean_files(writer.storage, writer.indexname, toc.generation, toc.segments)
+
+
+def _close_files(writer: Any) -> None:
+    """Close the files of a writer whose cancel failed part-way (closing its columns hit a full disk).
+
+    Its postings, terms and column files stay open otherwise until the cyclic garbage collector
+    frees the writer, and once ``_abandon`` deletes them, open deleted files keep the file system
+    busy: it cannot be remounted read-only, and their space is not given back.
+    """
+    fieldwriter = getattr(writer, "fieldwriter", None)
+    perdocwriter = getattr(writer, "perdocwriter", None)
+    files = [
+        getattr(fieldwriter, "_postfile", None),
+        getattr(getattr(fieldwriter, "_tindex", None), "dbfile", None),
+        getattr(getattr(perdocwriter, "_cols", None), "_temp", None),
+        getattr(perdocwriter, "_vpostfile", None),
+    ]
+    for file in files:
+        if file is None:
+            continue
+        with contextlib.suppress(Exception):
+            file.close()
+        with contextlib.suppress(Exception):
+            file.file.close()  # the OS file under Whoosh's wrapper, if closing the wrapper failed first
+
+
+@contextlib.contextmanager
+def _index_io(store: IndexStore) -> Iterator[None]:
+    """Turn an OS error while writing the index (disk full, read-only file system) into IndexWriteError."""
+    try:
+        yield
+    except OSError as exc:
+        reason = f"{exc.strerror} ({errno.errorcode.get(exc.errno, exc.errno)})" if exc.errno else str(exc)
+        raise IndexWriteError(
+            f"cannot write to the index at {store.root}: {reason}; it still holds everything committed before"
+        ) from exc
+
+
+def _batches(items: Iterable[FeedItem], size: int) -> Iterable[list[FeedItem]]:
+    batch: list[FeedItem] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
