@@ -46,7 +46,7 @@ def index_dir(tmp_path: Path) -> Path:
 
 
 def titles(index: SearchIndex, text: str, limit: int = 8) -> list[str]:
-    return [t.id for t in index.search.whoosh.suggest(text, limit=limit).titles]
+    return [t.id for t in index.suggest(text, limit=limit).titles]
 
 
 def test_the_last_word_is_a_prefix_and_the_others_whole_words(index_dir: Path) -> None:
@@ -68,12 +68,12 @@ def test_the_last_word_is_a_prefix_and_the_others_whole_words(index_dir: Path) -
 def test_sources_match_on_any_word_largest_first(index_dir: Path) -> None:
     index = SearchIndex(index_dir)
     try:
-        found = index.search.whoosh.suggest("w").sources
+        found = index.suggest("w").sources
         assert [(s.name, s.count) for s in found] == [("Civil Weekly", 1)]
-        assert [s.name for s in index.search.whoosh.suggest("fran").sources] == ["Revue Française"]
-        assert [s.name for s in index.search.whoosh.suggest("no").sources] == ["Notes"]
-        assert index.search.whoosh.suggest("civil weekly").sources[0].name == "Civil Weekly"
-        assert index.search.whoosh.suggest("notes x").sources == []
+        assert [s.name for s in index.suggest("fran").sources] == ["Revue Française"]
+        assert [s.name for s in index.suggest("no").sources] == ["Notes"]
+        assert index.suggest("civil weekly").sources[0].name == "Civil Weekly"
+        assert index.suggest("notes x").sources == []
     finally:
         index.close()
 
