@@ -1,10 +1,14 @@
-"""The relevance benchmark: a BEIR-style test collection indexed and searched by feedsift and scored.
+"""The relevance benchmark: BEIR-style test collections indexed and searched by feedsift and scored.
 
-``python bench/relevance.py DIR [--min-ndcg10 X] [--index-dir D]`` where DIR holds ``corpus.jsonl``
-(``{"id","title","text"}``), ``queries.jsonl`` (``{"id","text"}``) and ``qrels.tsv``
-(``query-id<TAB>doc-id<TAB>relevance``, an optional header line). The corpus goes through the product's
+``python bench/relevance.py DIR... [--floors FILE] [--min-ndcg10 X] [--index-dir D] [--per-query OUT]``
+where each DIR is a collection (``corpus.jsonl`` with ``{"id","title","text"}``, ``queries.jsonl`` with
+``{"id","text"}``, ``qrels.tsv`` with ``query-id<TAB>doc-id<TAB>relevance`` and an optional header
+line) or a directory of collections, every one of which is run. Each corpus goes through the product's
 own JSON Lines ingestion and writer; every query that has judgements goes through ``SearchIndex.search``
-with the API's defaults except ``per_page=100``, exactly what ``GET /v1/search?q=...&per_page=100`` runs.
+with the API's defaults except ``per_page=100``, exactly what ``GET /v1/search?q=...&per_page=100``
+runs. One table shows each collection's nDCG@10, R@100 and MAP with its
+plain BM25 baseline beside each; the exit status is 1 when any collection is under its floor
+(``bench/relevance_floors.toml``) or has none.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import statistics
 import sys
 import tempfile
 import time
+import tomllib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,6 +42,8 @@ from index.search.whoosh.writer import write_items
 
 TOP = 100
 MEASURES = (nDCG @ 10, R @ 100, AP)
+NDCG10 = str(nDCG @ 10)
+FLOORS = Path(__file__).resolve().with_name("relevance_floors.toml")
 # The product requires a title; a corpus line without one gets a title with no indexable word, so the
 # item is searched by its text alone, as the published flat-index baselines search it.
 UNTITLED = "\u2014"
@@ -77,6 +84,38 @@ class Report:
     failed_queries: list[str] = field(default_factory=list)
     skipped_documents: list[str] = field(default_factory=list)
     shortened_queries: list[str] = field(default_factory=list)
+    # measure -> query id -> value, for paired comparisons between runs (bench/paired.py).
+    per_query: dict[str, dict[str, float]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Floor:
+    """What one collection is held to: a minimum nDCG@10, and the plain BM25 scores shown beside ours."""
+
+    ndcg10: float
+    baseline: dict[str, float]
+
+
+def load_floors(path: str | Path = FLOORS) -> dict[str, Floor]:
+    """Read the floors file: one table per collection name with ``floor_ndcg10`` and ``baseline``."""
+    with open(path, "rb") as f:
+        tables = tomllib.load(f)
+    return {
+        name: Floor(ndcg10=float(table["floor_ndcg10"]),
+                    baseline={k: float(v) for k, v in table.get("baseline", {}).items()})
+        for name, table in tables.items()
+    }
+
+
+def find_collections(path: str | Path) -> list[Path]:
+    """Return ``path`` if it is a collection, else the collections directly inside it, by name."""
+    root = Path(path)
+    if (root / "corpus.jsonl").is_file():
+        return [root]
+    found = sorted(d for d in root.iterdir() if (d / "corpus.jsonl").is_file()) if root.is_dir() else []
+    if not found:
+        raise FileNotFoundError(f"{root}: neither a collection (corpus.jsonl) nor a directory of them")
+    return found
 
 
 def load_collection(root: str | Path) -> Collection:
@@ -141,7 +180,7 @@ def build_index(corpus: Path, index_dir: str | Path) -> tuple[int, list[str], di
 
 
 def api_query(text: str) -> str:
-    """Return the query as the API accepts it: cut at a space to the API's length limit if longer."""
+    """Return the query as the API accepts it: cut at a space to the longest query it takes if longer."""
     if len(text) <= MAX_QUERY_CHARS:
         return text
     cut = text[:MAX_QUERY_CHARS]
@@ -182,12 +221,19 @@ def score_run(qrels: Sequence[Qrel], run: Iterable[ScoredDoc], query_ids: Iterab
     A query with no results scores 0 on every measure and still counts (trec_eval's ``-c``);
     ir-measures alone would average over the queries present in the run.
     """
-    wanted = set(query_ids)
-    sums = {str(m): 0.0 for m in MEASURES}
+    per_query = score_queries(qrels, run, query_ids)
+    return {name: statistics.fmean(values.values()) if values else 0.0 for name, values in per_query.items()}
+
+
+def score_queries(qrels: Sequence[Qrel], run: Iterable[ScoredDoc],
+                  query_ids: Iterable[str]) -> dict[str, dict[str, float]]:
+    """Return each measure's value for each of ``query_ids`` (0 for a query the run has nothing for)."""
+    wanted = list(dict.fromkeys(query_ids))
+    values = {str(m): dict.fromkeys(wanted, 0.0) for m in MEASURES}
     for metric in ir_measures.iter_calc(list(MEASURES), list(qrels), list(run)):
-        if metric.query_id in wanted:
-            sums[str(metric.measure)] += float(metric.value)
-    return {name: total / len(wanted) if wanted else 0.0 for name, total in sums.items()}
+        if metric.query_id in values[str(metric.measure)]:
+            values[str(metric.measure)][metric.query_id] = float(metric.value)
+    return values
 
 
 def evaluate(root: str | Path, *, index_dir: str | Path | None = None) -> Report:
@@ -209,8 +255,9 @@ def _evaluate_in(collection: Collection, index_dir: Path) -> Report:
         searcher.close()
     judged = set(queries)
     qrels = [q for q in collection.qrels if q.query_id in judged]
+    per_query = score_queries(qrels, run, queries)
     return Report(
-        measures=score_run(qrels, run, queries),
+        measures={name: statistics.fmean(v.values()) if v else 0.0 for name, v in per_query.items()},
         queries=len(queries),
         documents=documents,
         ms_per_query=statistics.fmean(times) if times else 0.0,
@@ -218,6 +265,7 @@ def _evaluate_in(collection: Collection, index_dir: Path) -> Report:
         failed_queries=failed,
         skipped_documents=skipped,
         shortened_queries=[qid for qid, text in queries.items() if api_query(text) != text],
+        per_query=per_query,
     )
 
 
@@ -246,22 +294,87 @@ def format_table(name: str, report: Report) -> str:
     return "\n".join(lines)
 
 
+def format_summary(reports: dict[str, Report], floors: dict[str, Floor], *,
+                   min_ndcg10: float | None = None, require_floors: bool = False) -> tuple[str, list[str]]:
+    """Return one table of every collection (our score, then plain BM25's, per measure) and the failures.
+
+    A collection fails when its nDCG@10 is under its floor or under ``min_ndcg10``, and, with
+    ``require_floors``, when the floors file has none for it.
+    """
+    columns = [str(m) for m in MEASURES]
+    width = max([len("collection"), *(len(n) for n in reports)])
+    header = (f"{'collection':<{width}}  {'docs':>6}  {'queries':>7}  "
+              + "  ".join(f"{c:>8} {'(bm25)':>8}" for c in columns) + f"  {'floor':>6}  verdict")
+    lines = [header, "-" * len(header)]
+    failures: list[str] = []
+    for name, report in reports.items():
+        floor = floors.get(name)
+        ndcg = report.measures[NDCG10]
+        limits = [x for x in (floor.ndcg10 if floor else None, min_ndcg10) if x is not None]
+        wanted = max(limits) if limits else None
+        verdict = "ok"
+        if floor is None and require_floors:
+            failures.append(f"{name}: the floors file has no floor for it")
+            verdict = "NO FLOOR"
+        elif wanted is not None and ndcg < wanted:
+            failures.append(f"{name}: nDCG@10 {ndcg:.4f} is below the threshold {wanted:.4f}")
+            verdict = "FAIL"
+        baseline = floor.baseline if floor else {}
+        cells = "  ".join(f"{report.measures[c]:>8.4f} {_cell(baseline.get(c))}" for c in columns)
+        lines.append(f"{name:<{width}}  {report.documents:>6}  {report.queries:>7}  {cells}  "
+                     f"{_cell(wanted, 6)}  {verdict}")
+    ours = [r.measures[NDCG10] for r in reports.values()]
+    ratios = [r.measures[NDCG10] / floors[n].baseline[NDCG10] for n, r in reports.items()
+              if n in floors and floors[n].baseline.get(NDCG10)]
+    lines.append("-" * len(header))
+    summary = f"nDCG@10 mean {statistics.fmean(ours):.4f}, worst {min(ours):.4f}" if ours else "nothing run"
+    if ratios:
+        summary += (f"; against plain BM25: mean {statistics.fmean(ratios) - 1:+.1%}, "
+                    f"worst {min(ratios) - 1:+.1%}")
+    lines.append(summary)
+    return "\n".join(lines), failures
+
+
+def _cell(value: float | None, width: int = 8) -> str:
+    return f"{value:>{width}.4f}" if value is not None else f"{'-':>{width}}"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the benchmark; return 1 when nDCG@10 is under ``--min-ndcg10``, else 0."""
+    """Run the benchmark on every collection given; return 1 when any is under its floor, else 0."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("collection", help="directory holding corpus.jsonl, queries.jsonl and qrels.tsv")
-    parser.add_argument("--min-ndcg10", type=float, default=None, help="exit 1 when nDCG@10 is below this")
+    parser.add_argument("collections", nargs="+",
+                        help="a directory holding corpus.jsonl, queries.jsonl and qrels.tsv, or a directory "
+                             "of such directories")
+    parser.add_argument("--floors", default=None,
+                        help=f"the floors file (default {FLOORS.name} when more than one collection runs)")
+    parser.add_argument("--min-ndcg10", type=float, default=None,
+                        help="exit 1 when any collection's nDCG@10 is below this")
     parser.add_argument("--index-dir", default=None,
-                        help="build the index here and keep it (default: a temporary directory)")
+                        help="build the indexes here (one directory per collection) and keep them "
+                             "(default: temporary directories)")
+    parser.add_argument("--per-query", default=None,
+                        help="write every query's scores here as JSON, for bench/paired.py")
     args = parser.parse_args(argv)
-    root = Path(args.collection)
-    report = evaluate(root, index_dir=args.index_dir)
-    print(format_table(root.resolve().name, report))
-    ndcg = report.measures[str(nDCG @ 10)]
-    if args.min_ndcg10 is not None and ndcg < args.min_ndcg10:
-        print(f"FAIL: nDCG@10 {ndcg:.4f} is below the threshold {args.min_ndcg10:.4f}", file=sys.stderr)
-        return 1
-    return 0
+    roots = [c for path in args.collections for c in find_collections(path)]
+    names = [root.resolve().name for root in roots]
+    if len(set(names)) != len(names):
+        parser.error("two collections have the same directory name")
+    floors_path = args.floors if args.floors is not None else (FLOORS if len(roots) > 1 else None)
+    floors = load_floors(floors_path) if floors_path is not None else {}
+    reports: dict[str, Report] = {}
+    for root, name in zip(roots, names, strict=True):
+        index_dir = Path(args.index_dir) / name if args.index_dir else None
+        reports[name] = evaluate(root, index_dir=index_dir)
+        print(format_table(name, reports[name]), end="\n\n", flush=True)
+    table, failures = format_summary(reports, floors, min_ndcg10=args.min_ndcg10,
+                                     require_floors=floors_path is not None)
+    print(table)
+    if args.per_query:
+        Path(args.per_query).write_text(
+            json.dumps({name: r.per_query for name, r in reports.items()}, indent=1), encoding="utf-8")
+    for failure in failures:
+        print(f"FAIL: {failure}", file=sys.stderr)
+    return 1 if failures else 0
 
 
 if __name__ == "__main__":
