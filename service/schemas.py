@@ -10,9 +10,10 @@ from marshmallow import RAISE, Schema, ValidationError, fields, post_load, valid
 from werkzeug.datastructures import MultiDict
 
 from index.model import MAX_WINDOW, SORTS, SearchRequest, format_utc
-from index.search.querylang import MAX_QUERY_CHARS
 
 MAX_PER_PAGE = 100
+# A query in a URL: longer questions (up to the engine's MAX_QUERY_CHARS) go in a POST /v1/search body.
+MAX_GET_QUERY_CHARS = 1_000
 # Each source is a term of the filter; a few dozen is any real use, thousands would be a cheap CPU attack.
 MAX_SOURCES = 20
 MAX_SIMILAR = 50
@@ -80,7 +81,7 @@ class ArgsSchema(Schema):
 class SearchArgs(ArgsSchema):
     """The parameters of ``GET /v1/search``."""
 
-    q = fields.String(load_default="", validate=validate.Length(max=MAX_QUERY_CHARS))
+    q = fields.String(load_default="", validate=validate.Length(max=MAX_GET_QUERY_CHARS))
     source = fields.List(
         fields.String(validate=validate.Length(min=1, max=MAX_SOURCE_CHARS)), load_default=list,
         validate=validate.Length(max=MAX_SOURCES, error="Given more than {max} times; at most {max} sources "
@@ -123,7 +124,7 @@ class SearchArgs(ArgsSchema):
 class SourcesArgs(ArgsSchema):
     """The parameters of ``GET /v1/sources``."""
 
-    q = fields.String(load_default="", validate=validate.Length(max=MAX_QUERY_CHARS))
+    q = fields.String(load_default="", validate=validate.Length(max=MAX_GET_QUERY_CHARS))
 
 
 class SimilarArgs(ArgsSchema):

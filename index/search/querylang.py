@@ -2,12 +2,15 @@
 
 Words, ``"phrases"``, ``field:term`` (title, summary, source, author, tag), ``AND``/``OR``/``NOT``,
 ``-word``, ``prefix*`` and ``fuzzy~``. Bare words are OR-ed so a sentence still finds what it is about;
-short keyword queries rank items with every word above items with some (see :func:`tier_all_words`).
+short keyword queries rank items with every word above items with some (see :func:`tier_all_words`),
+and a word said several times weighs that many times (see :func:`weigh_repeated_words`). Text of more
+than a few words is a sentence, often pasted, and is read more leniently (see :func:`prepare_text`).
 """
 
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -15,10 +18,12 @@ from whoosh import qparser, query
 from whoosh.qparser import plugins
 
 from index.errors import QueryError
-from index.search.analysis import stem_word, word_parts
+from index.search.analysis import WORD_PATTERN, stem_word, word_parts
 from index.search.schema import DEFAULT_FIELD, QUERY_FIELDS, SPELLING_FIELD
 
-MAX_QUERY_CHARS = 1000
+# The longest query the engine takes: a pasted abstract or a long question (POST /v1/search). A GET
+# keeps the shorter service.schemas.MAX_GET_QUERY_CHARS, which a URL carries safely.
+MAX_QUERY_CHARS = 10_000
 # A prefix or fuzzy term may stand for at most this many index terms; more would eat the CPU.
 MAX_EXPANSIONS = 1000
 MIN_PREFIX_CHARS = 2
@@ -47,6 +52,39 @@ class _PrefixPlugin(plugins.TaggingPlugin):  # type: ignore[misc]
 
     expr = r"(?P<text>[^\s\"()*:~^]+)\*(?=$|[\s)])"
     nodetype = PrefixNode
+
+
+# Whoosh's operator words (OperatorsPlugin's defaults).
+_OPERATORS = re.compile(r"\b(?:AND|OR|NOT|ANDNOT|ANDMAYBE)\b")
+_SYNTAX_PAIRS = re.compile(r'["()]')
+
+
+def is_sentence(text: str) -> bool:
+    """Return True for text of more than MAX_TIER_WORDS words: a sentence rather than keywords."""
+    return len(WORD_PATTERN.findall(text)) > MAX_TIER_WORDS
+
+
+def prepare_text(text: str) -> str:
+    """Return the text to parse, or raise QueryError when it is too long or its syntax does not pair up.
+
+    A sentence (:func:`is_sentence`) is read as the text it most likely is. Written all in capitals,
+    as old test collections and shouted questions are, its AND, OR and NOT are words, not operators
+    (there is no other case for an operator to stand out from). And when its quotes or brackets do not
+    pair up, as in pasted text that quotes a title without closing it, they are read as punctuation
+    instead of refusing the query; keywords with a stray quote are still refused, to be fixed.
+    """
+    if len(text) > MAX_QUERY_CHARS:
+        raise QueryError(f"The query is {len(text)} characters long; the limit is {MAX_QUERY_CHARS}.")
+    if not is_sentence(text):
+        check_syntax(text)
+        return text
+    if not any(c.islower() for c in text):
+        text = _OPERATORS.sub(lambda m: m.group(0).lower(), text)
+    try:
+        check_syntax(text)
+    except QueryError:
+        text = _SYNTAX_PAIRS.sub(" ", text)
+    return text
 
 
 def check_syntax(text: str) -> None:
@@ -100,10 +138,13 @@ def parse_query(
     source_names: Callable[[str], str | None] | None = None,
 ) -> Any:
     """Parse user text into a Whoosh query, or raise QueryError saying what is wrong with it."""
-    check_syntax(text)
+    text = prepare_text(text)
     parser = make_parser(schema, match_all=match_all)
     try:
-        parsed = parser.parse(text)
+        # Not normalised yet: normalising drops repeated words, which weigh_repeated_words counts first.
+        unnormalised = parser.parse(text, normalize=False)
+        repeats = _repeated_words(unnormalised)
+        parsed = unnormalised.normalize()
     except Exception as exc:  # the parser has no error type of its own; anything it raises is bad input
         raise QueryError(f"The query could not be parsed: {exc}") from None
     # The parser stems a fuzzy word before we see it; keep the words as typed to expand them unstemmed.
@@ -111,6 +152,7 @@ def parse_query(
     rewritten = require_filters(rewrite_tree(parsed, lambda node: _resolve(node, reader, source_names, raw)))
     if rewritten is query.NullQuery:
         raise QueryError("The query has no searchable words (only stop words or punctuation).")
+    rewritten = weigh_repeated_words(rewritten, repeats)
     if not match_all:
         rewritten = tier_all_words(rewritten)
     return add_word_parts(rewritten, word_parts(text))
@@ -157,6 +199,42 @@ def require_filters(q: Any) -> Any:
     if isinstance(q, query.CompoundQuery):
         copy = q.copy()
         copy.subqueries = [require_filters(c) for c in q.subqueries]
+        return copy
+    return q
+
+
+def _repeated_words(q: Any) -> Counter[str]:
+    """Count each bare word of the default field among a parsed query's words (Or and And groups)."""
+    counts: Counter[str] = Counter()
+    _count_words(q, counts)
+    return Counter({word: n for word, n in counts.items() if n > 1})
+
+
+def _count_words(q: Any, counts: Counter[str]) -> None:
+    if isinstance(q, query.Term):
+        if q.fieldname == DEFAULT_FIELD and q.boost == 1.0:
+            counts[q.text] += 1
+    elif type(q) in (query.Or, query.And):
+        for child in q.subqueries:
+            _count_words(child, counts)
+
+
+def weigh_repeated_words(q: Any, repeats: Counter[str]) -> Any:
+    """Return ``q`` with each bare word said n times in the query weighing n times.
+
+    Parsing drops repeated words, so "associative stores, associative memories, associative
+    processors" would weigh "associative" once; BM25 as Lucene and bm25s run it sums a repeated term
+    once per occurrence (query-term frequency), and long questions that repeat what they are about
+    ranked measurably better for it (docs/ranking-notes.md).
+    """
+    if not repeats:
+        return q
+    if isinstance(q, query.Term):
+        n = repeats.get(q.text, 1) if q.fieldname == DEFAULT_FIELD else 1
+        return q if n == 1 else query.Term(q.fieldname, q.text, boost=q.boost * n)
+    if type(q) in (query.Or, query.And):
+        copy = q.copy()
+        copy.subqueries = [weigh_repeated_words(child, repeats) for child in q.subqueries]
         return copy
     return q
 

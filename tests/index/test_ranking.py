@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from index.errors import QueryError
 from index.model import FeedItem, SearchRequest
-from index.search.querylang import MAX_TIER_WORDS
+from index.search.querylang import MAX_QUERY_CHARS, MAX_TIER_WORDS
 from index.search.whoosh.reader import SearchIndex
 from index.search.whoosh.store import IndexStore
 from index.search.whoosh.writer import write_items
@@ -125,3 +126,54 @@ def test_greek_letters_match_their_names(science: SearchIndex) -> None:
     hit = science.search(SearchRequest(q="TNF-alpha")).hits
     greek = next(h for h in hit if h.id == "tnf-greek")
     assert "<mark>TNF-\u03b1</mark>" in greek.highlights["title"]
+
+
+@pytest.fixture()
+def library(tmp_path: Path) -> Iterator[SearchIndex]:
+    """Items for long, wordy questions: each names one topic, some share the question's filler words."""
+    items = [
+        ("assoc", "Associative memories", "Content-addressable stores built as associative processors."),
+        ("parallel", "Parallel machines", "Information about machines with increased parallelism."),
+        ("users", "Library users", "Information on who uses a library and why, with interest in methods."),
+        ("nonusers", "Non-users of libraries", "Why some people never use a library."),
+        ("titles", "Descriptive titles", "Problems in making up descriptive titles for reports."),
+        ("filler", "Information services", "Information, information and more information services."),
+    ]
+    index = open_index(tmp_path / "library", items)
+    yield index
+    index.close()
+
+
+def test_a_repeated_word_weighs_as_often_as_it_is_said(library: SearchIndex) -> None:
+    once = "machines parallelism associative memories information sources"
+    thrice = ("associative machines, associative parallelism, associative memories, information "
+              "sources")
+    assert ranked(library, once)[0] == "parallel"  # two of its words against two of "assoc"'s, once each
+    assert ranked(library, thrice)[0] == "assoc"
+    scores = {h.id: h.score for h in library.search(SearchRequest(q=thrice, per_page=10)).hits}
+    single = {h.id: h.score for h in library.search(SearchRequest(q=once, per_page=10)).hits}
+    assert scores["parallel"] == pytest.approx(single["parallel"])  # its words are said once in both
+
+
+def test_a_sentence_in_capitals_reads_and_or_not_as_words(library: SearchIndex) -> None:
+    shouted = "I AM INTERESTED IN LIBRARY USERS AND NOT IN NON-USERS OR THEIR REASONS"
+    # As operators, "NOT IN NON-USERS" would drop the item about non-users; in capitals they are words.
+    assert {"users", "nonusers"} <= set(ranked(library, shouted))
+    assert "nonusers" not in ranked(library, "library users NOT non-users")  # keywords: still operators
+    assert "nonusers" not in ranked(library, "LIBRARY USERS NOT NON-USERS")
+
+
+def test_a_sentence_with_an_unpaired_quote_is_read_without_it(library: SearchIndex) -> None:
+    pasted = 'What problems are there in making up "descriptive titles for reports? (see Smith 1970'
+    assert ranked(library, pasted)[0] == "titles"
+    with pytest.raises(QueryError, match="Unbalanced quote"):
+        library.search(SearchRequest(q='"descriptive titles'))  # keywords: refused, to be fixed
+    with pytest.raises(QueryError, match="limit"):
+        library.search(SearchRequest(q="titles " * (MAX_QUERY_CHARS // 7 + 1)))
+
+
+def test_a_long_question_is_ranked_by_what_it_is_about(library: SearchIndex) -> None:
+    question = ("I would be interested to receive information on non-users of libraries, including any "
+                "studies of who are non-users and why they are non-users. " * 20)
+    assert len(question) > 2000
+    assert ranked(library, question)[:2] == ["nonusers", "users"]

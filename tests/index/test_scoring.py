@@ -1,11 +1,14 @@
 """The one-pass scorer gives exactly Whoosh's own matches and scores, query shape by query shape.
 
 index/search/whoosh/scoring.py reads Whoosh's posting blocks directly; if a Whoosh upgrade changed their
-layout or its scoring, these comparisons against Whoosh's own ``Searcher.search`` are what fail.
+layout or its scoring, these comparisons against Whoosh's own ``Searcher.search`` are what fail. Whoosh
+searches with the product's weighting (``scoring.weighting``: BM25F with Lucene's IDF), and the user
+queries with Whoosh's stock BM25F too; the IDF itself is checked against the formula computed here.
 """
 
 from __future__ import annotations
 
+import math
 import random
 import re
 from collections import Counter
@@ -15,9 +18,10 @@ from typing import Any
 import numpy as np
 import pytest
 from whoosh import query
+from whoosh.scoring import BM25F
 
 from index.search.querylang import parse_query
-from index.search.whoosh.scoring import Scorer
+from index.search.whoosh.scoring import LuceneIdfBM25F, Scorer, weighting
 from index.search.whoosh.store import IndexStore
 from index.search.whoosh.writer import delete_items, write_items
 from tests.support.indexes import SAMPLE_FILES, items_from
@@ -65,6 +69,11 @@ def segmented_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
+def _searcher(root: Path, weighting_model: Any = None) -> Any:
+    """Open Whoosh's searcher on the index with the product's weighting, or the one given."""
+    return IndexStore(root).open().searcher(weighting=weighting_model or weighting())
+
+
 def _whoosh(searcher: object, q: object) -> dict[int, float]:
     results = searcher.search(q, limit=None, terms=False)  # type: ignore[attr-defined]
     reader = searcher.reader()  # type: ignore[attr-defined]
@@ -100,13 +109,27 @@ def test_the_index_has_several_segments_and_deletions(segmented_index: Path) -> 
         assert max(searcher.doc_frequency("content", w) for w in (b"model", b"galaxi", b"star")) > 2 * 128
 
 
+def test_the_product_weighs_with_lucenes_idf(segmented_index: Path) -> None:
+    with _searcher(segmented_index) as searcher:
+        assert isinstance(searcher.weighting, LuceneIdfBM25F)
+        n = searcher.doc_count_all()
+        for word in (b"model", b"galaxi", b"star"):
+            df = searcher.doc_frequency("content", word)
+            assert df > 0, word
+            assert searcher.idf("content", word) == pytest.approx(math.log(1 + (n - df + 0.5) / (df + 0.5)))
+        # The point of it: a word in most items counts for almost nothing, where Whoosh's IDF keeps 1.
+        common = max(searcher.reader().lexicon("content"), key=lambda t: searcher.doc_frequency("content", t))
+        assert searcher.doc_frequency("content", common) > n / 2
+        assert searcher.idf("content", common) < math.log(2) < 1 <= BM25F().idf(searcher, "content", common)
+
+
 @pytest.mark.parametrize("text", USER_QUERIES)
 @pytest.mark.parametrize("match_all", [False, True])
+@pytest.mark.parametrize("model", ["product", "whoosh-bm25f"])
 def test_user_queries_match_and_score_as_whoosh_does(
-    segmented_index: Path, scorer_of: Any, text: str, match_all: bool
+    segmented_index: Path, scorer_of: Any, text: str, match_all: bool, model: str
 ) -> None:
-    ix = IndexStore(segmented_index).open()
-    with ix.searcher() as searcher:
+    with _searcher(segmented_index, BM25F() if model == "whoosh-bm25f" else None) as searcher:
         reader = searcher.reader()
         try:
             q = parse_query(text, searcher.schema, reader, match_all=match_all)
@@ -122,8 +145,7 @@ def test_user_queries_match_and_score_as_whoosh_does(
 
 def test_random_term_combinations_match_whoosh(segmented_index: Path, scorer_of: Any) -> None:
     """Random trees of Or/And/Not/AndMaybe and boosts over the index's own words."""
-    ix = IndexStore(segmented_index).open()
-    with ix.searcher() as searcher:
+    with _searcher(segmented_index) as searcher:
         reader = searcher.reader()
         counts = Counter({t.decode(): reader.doc_frequency("content", t) for t in reader.lexicon("content")})
         words = [w for w, c in counts.most_common(400) if re.fullmatch(r"[a-z]+", w)]
@@ -174,8 +196,7 @@ def test_field_lengths_are_whooshs(segmented_index: Path) -> None:
 
 def test_phrases_match_whoosh(segmented_index: Path, scorer_of: Any) -> None:
     """Phrases taken from the items' own titles (so they match) and shuffled ones (so most do not)."""
-    ix = IndexStore(segmented_index).open()
-    with ix.searcher() as searcher:
+    with _searcher(segmented_index) as searcher:
         analyzer = searcher.schema["content"].analyzer
         scorer = scorer_of(searcher)
         rng = random.Random(11)
@@ -213,8 +234,7 @@ def test_a_page_is_the_top_of_whooshs_full_ranking(segmented_index: Path, text: 
     index = SearchIndex(segmented_index)
     page = index.search(SearchRequest(q=text, per_page=20))
     index.close()
-    ix = IndexStore(segmented_index).open()
-    with ix.searcher() as searcher:
+    with _searcher(segmented_index) as searcher:
         q = parse_query(text, searcher.schema, searcher.reader())
         ranked = sorted(_whoosh(searcher, q).items(), key=lambda pair: (-pair[1], pair[0]))
         expected = [searcher.stored_fields(docnum)["id"] for docnum, _ in ranked[:20]]

@@ -162,7 +162,7 @@ def test_snippet_is_plain_text_around_the_match(index: SearchIndex) -> None:
 
 @pytest.mark.parametrize(
     ("q", "message"),
-    [('"unbalanced', "Unbalanced quote"), ("(open", "parenthesis"), ("a*", "prefix"), ("x" * 1001, "limit"),
+    [('"unbalanced', "Unbalanced quote"), ("(open", "parenthesis"), ("a*", "prefix"), ("x" * 10_001, "limit"),
      ("the of and", "no searchable words"), ("word~5", "Fuzzy distance")],
 )
 def test_bad_queries_are_query_errors(index: SearchIndex, q: str, message: str) -> None:

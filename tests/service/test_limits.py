@@ -1,8 +1,8 @@
 """Every request-size limit answers a clear 4xx problem that names the limit, and the limit itself passes.
 
-Query length (1,000 characters), terms a prefix or fuzzy term may expand to (1,000), fuzzy distance,
-per_page (100), paging depth (page * per_page <= 10,000), repeated ``source`` (20, each at most 200
-characters), and the body size (FEEDSIFT_MAX_BODY_BYTES).
+Query length (1,000 characters in a GET, 10,000 in a POST /v1/search body), terms a prefix or fuzzy
+term may expand to (1,000), fuzzy distance, per_page (100), paging depth (page * per_page <= 10,000),
+repeated ``source`` (20, each at most 200 characters), and the body size (FEEDSIFT_MAX_BODY_BYTES).
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from index.model import FeedItem
-from index.search.querylang import MAX_EXPANSIONS, MAX_QUERY_CHARS
-from service.schemas import MAX_PER_PAGE, MAX_SOURCES
+from index.search.querylang import MAX_EXPANSIONS
+from service.schemas import MAX_GET_QUERY_CHARS, MAX_PER_PAGE, MAX_SOURCES
 from tests.support.api import assert_problem, validate_response
 from tests.support.indexes import build_index
 
@@ -24,7 +24,7 @@ TOKEN = "limits-token-0123456789abcdef"
 
 def test_a_query_at_the_length_limit_runs_and_one_over_is_refused(client: FlaskClient) -> None:
     assert client.get("/v1/search", query_string={"q": "learning " * 111}).status_code == 200
-    assert client.get("/v1/search", query_string={"q": "a" * MAX_QUERY_CHARS}).status_code in (200, 400)
+    assert client.get("/v1/search", query_string={"q": "a" * MAX_GET_QUERY_CHARS}).status_code in (200, 400)
     response = client.get("/v1/search", query_string={"q": "learning " * 112})
     body = assert_problem(response, 400, "invalid-parameters", param="q")
     assert "1000" in body["detail"]

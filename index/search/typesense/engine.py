@@ -52,7 +52,7 @@ from index.search.highlight import mark, window_of
 from index.search.querylang import (
     MAX_EXPANSIONS,
     MIN_PREFIX_CHARS,
-    check_syntax,
+    prepare_text,
     require_filters,
     rewrite_tree,
 )
@@ -413,7 +413,7 @@ class TypesenseEngine(TypesenseCollection):
 
     def _compile(self, text: str, *, match_all: bool) -> Compiled:
         """Map a query onto a Typesense filter, required phrases and ranking words, or raise QueryError."""
-        check_syntax(text)
+        text = prepare_text(text)
         try:
             parsed = self._parser[match_all].parse(text)
         except Exception as exc:  # the parser has no error type of its own; anything it raises is bad input

@@ -6,9 +6,10 @@ two walks were 97% of a search (docs/speed-notes.md). Here each query term's pos
 by block into arrays, scored with BM25F over whole arrays, and combined by the query's tree, so one
 pass yields the match set (total, facets) and the scores (top hits) together.
 
-The scores are Whoosh's own: the same BM25F formula, global idf and average length from the
-searcher, each document's length decoded from the same length byte, boosts applied where Whoosh's
-matchers apply them, and 1.0 for a ``Not`` inside an ``And`` as Whoosh's InverseMatcher gives.
+The scores are Whoosh's own: the same BM25F formula, global idf (from the searcher's weighting,
+:func:`weighting` in the product) and average length from the searcher, each document's length
+decoded from the same length byte, boosts applied where Whoosh's matchers apply them, and 1.0 for
+a ``Not`` inside an ``And`` as Whoosh's InverseMatcher gives.
 Query types without a fast path (phrases, anything new) run through Whoosh's own matcher, so the
 result is always complete. This reads Whoosh's private posting-block layout, which is why
 whoosh-reloaded is pinned; tests/index/test_scoring.py compares every query shape against Whoosh's
@@ -17,6 +18,7 @@ own search so that an upgrade that changes the layout fails loudly.
 
 from __future__ import annotations
 
+import math
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +37,30 @@ from index.search.whoosh.postings import SegmentArrays, open_arrays, read_blocks
 _LENGTH_OF_BYTE = np.array([byte_to_length(b) for b in range(256)], dtype=np.float64)
 # Whoosh scores a document inside ``a AND NOT b`` with InverseMatcher's weight for the NOT part.
 _NOT_SCORE = 1.0
+# BM25's parameters, chosen on six test collections together, not one (docs/ranking-notes.md).
+K1 = 1.0
+B = 0.7
+
+
+class LuceneIdfBM25F(BM25F):  # type: ignore[misc]
+    """Whoosh's BM25F with Lucene's (and bm25s's) IDF, ``log(1 + (N - df + 0.5) / (df + 0.5))``.
+
+    Whoosh's own ``log(N / (df + 1)) + 1`` never falls below 1, so a word in most items ("interested",
+    "articles", "information" in a long question) still adds nearly as much as a rare one; Lucene's
+    goes towards 0 for such words, which is what lets a long, wordy question rank by what it is about.
+    Whoosh's searcher asks its weighting for IDF, so its own scoring and ours both use this one.
+    """
+
+    def idf(self, searcher: Any, fieldname: str, text: Any) -> float:
+        parent = searcher.get_parent()
+        df = parent.doc_frequency(fieldname, text)
+        n = parent.doc_count_all()
+        return math.log(1 + (n - df + 0.5) / (df + 0.5))
+
+
+def weighting() -> BM25F:
+    """Return the weighting the product searches with."""
+    return LuceneIdfBM25F(B=B, K1=K1)
 
 
 @dataclass(frozen=True)
@@ -70,9 +96,10 @@ class Scorer:
         self._lengths: dict[str, np.ndarray[Any, Any]] = {}
         self._lock = threading.Lock()
         weighting = searcher.weighting
+        # BM25F or a subclass that changes only its IDF, which reaches us through ``searcher.idf``.
         self._bm25 = (
             (float(weighting.B), float(weighting.K1), dict(weighting._field_B))
-            if type(weighting) is BM25F else None
+            if isinstance(weighting, BM25F) and type(weighting).scorer is BM25F.scorer else None
         )
 
     def matches(self, q: Any) -> Matches:

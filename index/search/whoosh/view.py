@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from index.search.whoosh.scoring import Scorer
+from index.search.whoosh.scoring import Scorer, weighting
 from index.search.whoosh.store import TORN_READS, IndexStore
 
 # Tries at opening a view while commits may delete the files it is opening.
@@ -24,7 +24,7 @@ class View:
     def __init__(self, store: IndexStore) -> None:
         self.path = store.current_path()
         self.ix = store.open()
-        self.searcher = self.ix.searcher()
+        self.searcher = self.ix.searcher(weighting=weighting())
         # The searcher's own schema: ``ix.schema`` re-reads the newest table of contents on every use,
         # which a concurrent commit may just have deleted (FileNotFoundError mid-search).
         self.schema = self.searcher.schema
