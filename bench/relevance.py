@@ -5,8 +5,8 @@ where each DIR is a collection (``corpus.jsonl`` with ``{"id","title","text"}``,
 ``{"id","text"}``, ``qrels.tsv`` with ``query-id<TAB>doc-id<TAB>relevance`` and an optional header
 line) or a directory of collections, every one of which is run. Each corpus goes through the product's
 own JSON Lines ingestion and writer; every query that has judgements goes through ``SearchIndex.search``
-with the API's defaults except ``per_page=100``, exactly what ``GET /v1/search?q=...&per_page=100``
-runs. One table shows each collection's nDCG@10, R@100 and MAP with its
+with the API's defaults except ``per_page=100``, exactly what ``POST /v1/search`` with
+``{"q": ..., "per_page": 100}`` runs. One table shows each collection's nDCG@10, R@100 and MAP with its
 plain BM25 baseline beside each; the exit status is 1 when any collection is under its floor
 (``bench/relevance_floors.toml``) or has none.
 """

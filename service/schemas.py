@@ -10,6 +10,7 @@ from marshmallow import RAISE, Schema, ValidationError, fields, post_load, valid
 from werkzeug.datastructures import MultiDict
 
 from index.model import MAX_WINDOW, SORTS, SearchRequest, format_utc
+from index.search.querylang import MAX_QUERY_CHARS
 
 MAX_PER_PAGE = 100
 # A query in a URL: longer questions (up to the engine's MAX_QUERY_CHARS) go in a POST /v1/search body.
@@ -121,6 +122,15 @@ class SearchArgs(ArgsSchema):
         )
 
 
+class SearchBody(SearchArgs):
+    """The JSON body of ``POST /v1/search``: the GET's parameters, with ``q`` as long as the engine takes.
+
+    For questions too long for a URL (a pasted abstract); ``source`` is a JSON array of names.
+    """
+
+    q = fields.String(load_default="", validate=validate.Length(max=MAX_QUERY_CHARS))
+
+
 class SourcesArgs(ArgsSchema):
     """The parameters of ``GET /v1/sources``."""
 
@@ -157,6 +167,21 @@ def load_args(schema: Schema, args: MultiDict[str, str]) -> Any:
             problems[key] = ["Given more than once; this parameter takes one value."]
         else:
             data[key] = values[0]
+    return _load(schema, data, problems)
+
+
+def load_body(schema: Schema, body: Mapping[str, Any]) -> Any:
+    """Validate a JSON object with ``schema`` as :func:`load_args` does a query string.
+
+    A member the schema does not declare is an error that lists the ones it does.
+    """
+    known = ", ".join(schema.fields) or "none"
+    problems = {key: [f"Unknown member; this endpoint takes: {known}."]
+                for key in body if key not in schema.fields}
+    return _load(schema, {key: value for key, value in body.items() if key in schema.fields}, problems)
+
+
+def _load(schema: Schema, data: dict[str, Any], problems: dict[str, list[str]]) -> Any:
     try:
         loaded = schema.load(data)
     except ValidationError as exc:

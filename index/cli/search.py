@@ -71,8 +71,12 @@ def _print_hit(rank: int, hit: Hit, color: bool) -> None:
 @click.argument("query", nargs=-1, required=True)
 def search(index_dir: str, sources: tuple[str, ...], sort: str, limit: int, as_json: bool,
            color: bool | None, query: tuple[str, ...]) -> None:
-    """Search the index for QUERY (the API's query language) and print the ranked results."""
-    text = " ".join(query)
+    """Search the index for QUERY (the API's query language) and print the ranked results.
+
+    A QUERY of ``-`` reads the query from standard input: a question too long or too awkward to quote
+    on a command line, up to the engine's 10,000 characters (``feedsift search - < question.txt``).
+    """
+    text = sys.stdin.read() if query == ("-",) else " ".join(query)
     try:
         index = open_cli_engine(index_dir)
     except ValueError as exc:

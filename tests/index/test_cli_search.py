@@ -79,3 +79,22 @@ def test_a_bad_query_or_a_missing_index_is_an_error(sample_index: Path, tmp_path
     assert result.returncode == 1 and result.stderr.startswith("Error:")
     assert run("--index", str(sample_index)).returncode == 2  # no query: a usage error
 
+
+
+def test_a_dash_reads_a_long_question_from_standard_input(sample_index: Path) -> None:
+    question = ("I have been reading about reinforcement learning for recommendation. " * 10
+                + "What I need now is how telescopes decide which fields to observe when the weather is "
+                "uncertain. " * 14)
+    assert len(question) > 2000
+    result = subprocess.run([str(Path(sys.executable).parent / "feedsift"), "search", "--index",
+                             str(sample_index), "--json", "-"], input=question, capture_output=True,
+                            text=True, timeout=60, check=False)
+    assert result.returncode == 0, result.stderr
+    index = SearchIndex(sample_index)
+    try:
+        page = index.search(SearchRequest(q=question))
+    finally:
+        index.close()
+    hits = json.loads(result.stdout)["hits"]
+    assert [h["id"] for h in hits] == [h.id for h in page.hits]
+    assert "Telescope" in hits[0]["title"]

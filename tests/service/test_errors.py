@@ -25,7 +25,8 @@ ERROR_PATHS: list[tuple[str, str, int, str, str | None]] = [
     ("GET", "/v1/items/nope", 404, "not-found", None),
     ("GET", "/v1/items/nope/similar", 404, "not-found", None),
     ("GET", "/problems/nope", 404, "not-found", None),
-    ("POST", "/v1/search", 405, "method-not-allowed", None),
+    ("PUT", "/v1/search", 405, "method-not-allowed", None),
+    ("POST", "/v1/search", 415, "unsupported-media-type", None),
     ("DELETE", "/v1/items/extra-001/similar", 405, "method-not-allowed", None),
     ("DELETE", "/v1/items/extra-001", 403, "writes-disabled", None),
     ("POST", "/v1/items", 403, "writes-disabled", None),
@@ -100,9 +101,9 @@ def test_unbalanced_quote_says_where(client: FlaskClient) -> None:
 
 
 def test_method_not_allowed_keeps_the_allow_header(client: FlaskClient) -> None:
-    response = client.post("/v1/search")
+    response = client.put("/v1/search")
     assert_problem(response, 405, "method-not-allowed")
-    assert "GET" in response.headers["Allow"]
+    assert {"GET", "POST"} <= {m.strip() for m in response.headers["Allow"].split(",")}
 
 
 def test_oversized_body_is_a_413_problem(client: FlaskClient) -> None:

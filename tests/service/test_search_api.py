@@ -11,6 +11,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
+from tests.support.api import assert_problem
 from tests.support.indexes import build_index, jsonl_items
 
 
@@ -300,3 +301,63 @@ def test_similar_and_browse_highlights_are_escaped_too(tmp_path: Path,
     for hit in hits:
         for html in hit["highlights"].values():
             assert parse_html(html).tags == []
+
+
+# --- POST /v1/search: the same search, for questions too long for a URL -------------------------------
+
+GENERAL = "I have been reading about reinforcement learning for recommendation and what actually transfers. "
+SPECIFIC = "What I need now is how telescopes decide which fields to observe when the weather is uncertain. "
+
+
+def posted(client: FlaskClient, body: dict[str, Any]) -> dict[str, Any]:
+    response = client.post("/v1/search", json=body)
+    assert response.status_code == 200, response.get_data(as_text=True)
+    assert response.mimetype == "application/json"
+    answer: dict[str, Any] = response.get_json()
+    return answer
+
+
+def without_time(body: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in body.items() if key != "took_ms"}
+
+
+@pytest.mark.parametrize("params", [
+    {"q": "reinforcement learning"},
+    {"q": "reinforcement learning", "source": ["Gradient Notes", "huggingface.co"], "since": "2025-01-01",
+     "until": "2026-12-31", "sort": "newest", "match": "all", "page": 2, "per_page": 3},
+    {"q": "learning NOT reinforcement", "per_page": 100},
+    {"q": "telescop*", "sort": "oldest"},
+    {},
+])
+def test_a_post_answers_exactly_as_the_get_of_the_same_fields(client: FlaskClient,
+                                                               params: dict[str, Any]) -> None:
+    assert without_time(posted(client, params)) == without_time(search(client, **params))
+
+
+def test_a_2000_character_question_is_ranked_by_its_whole_text(client: FlaskClient) -> None:
+    question = GENERAL * 11 + SPECIFIC * 10
+    assert 2000 <= len(question) <= 2100
+    hits = posted(client, {"q": question, "per_page": 5})["hits"]
+    assert "Telescope" in hits[0]["title"]
+    # What a GET can carry, the first 1,000 characters, is about something else.
+    first = question[:1000].rsplit(" ", 1)[0]
+    assert "Telescope" not in search(client, q=first, per_page=1)["hits"][0]["title"]
+
+
+def test_a_question_over_10000_characters_is_a_400_problem(client: FlaskClient) -> None:
+    body = assert_problem(client.post("/v1/search", json={"q": "x" * 10_001}), 400, "invalid-parameters",
+                          param="q")
+    assert "10000" in body["errors"]["q"][0]
+    assert client.post("/v1/search", json={"q": "telescope " * 1000}).status_code == 200  # 10,000 exactly
+
+
+def test_a_post_body_is_a_json_object_of_known_members(client: FlaskClient) -> None:
+    body = assert_problem(client.post("/v1/search", json={"q": "x", "limit": 5}), 400, "invalid-parameters",
+                          param="limit")
+    assert "per_page" in body["errors"]["limit"][0]
+    assert_problem(client.post("/v1/search", json=["q", "x"]), 400, "invalid-body")
+    assert_problem(client.post("/v1/search", json={"q": 5}), 400, "invalid-parameters", param="q")
+    assert_problem(client.post("/v1/search", json={"source": "Gradient Notes"}), 400, "invalid-parameters",
+                   param="source")
+    assert_problem(client.post("/v1/search", data="q=x", content_type="application/x-www-form-urlencoded"),
+                   415, "unsupported-media-type")

@@ -139,6 +139,29 @@ def test_real_responses_match_the_spec(client: FlaskClient, url: str, path: str)
     validate_response(client.get(url), path)
 
 
+# JSON bodies of POST /v1/search: one or more real responses for each status it documents.
+SEARCH_BODIES = [
+    {"q": "reinforcement learning " * 100, "source": ["Gradient Notes"], "since": "2025-01-01",
+     "per_page": 20},
+    {},
+    {"q": "x" * 10_001},
+    {"q": "learning", "page": 0, "colour": "red"},
+    {"q": '"unbalanced'},
+]
+
+
+@pytest.mark.parametrize("body", SEARCH_BODIES, ids=[str(n) for n in range(len(SEARCH_BODIES))])
+def test_real_post_search_responses_match_the_spec(client: FlaskClient, body: dict[str, object]) -> None:
+    validate_response(client.post("/v1/search", json=body), "/v1/search", "POST")
+
+
+def test_the_post_search_example_is_a_valid_body() -> None:
+    operation = spec()["paths"]["/v1/search"]["post"]
+    example = operation["requestBody"]["content"]["application/json"]["examples"]["question"]["value"]
+    validate_against("/components/schemas/SearchBody", example)
+    assert len(example["q"]) >= 300  # a question, not keywords
+
+
 @pytest.mark.parametrize("path", sorted({p for p, m in _spec_operations()}))
 def test_405_responses_match_the_spec(client: FlaskClient, path: str) -> None:
     url = path.replace("{item_id}", "extra-001").replace("{name}", "not-found").replace("{feed_id}", "1")
