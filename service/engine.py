@@ -7,8 +7,9 @@ engine holds the items) is opened by the first request that needs it. Under guni
 own on its first request; no file handle or connection is ever shared between processes.
 
 Every write the API makes goes through :func:`upsert_items`, :func:`delete_item` or :func:`poll_now`,
-and so through the engine, which makes the process's own next request see the write (on Whoosh, other
-workers within the reopen interval; on Typesense, every process once the node it asks has the write).
+and so through the engine, which makes every worker's next request see the write (on Whoosh, through the
+stamp each write moves as it lets go of the writer lock, checked with one ``stat`` per read; on Typesense,
+every process once the node it asks has the write).
 """
 
 from __future__ import annotations

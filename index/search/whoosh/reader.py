@@ -79,6 +79,7 @@ class SearchIndex:
         self._lock = threading.Lock()
         self._view: View | None = None
         self._checked = 0.0
+        self._stamp: int | None = None
 
     def close(self) -> None:
         with self._lock:
@@ -123,7 +124,10 @@ class SearchIndex:
     def _fresh_view(self) -> View:
         now = time.monotonic()
         view = self._view
-        if view is not None and now - self._checked < self.check_interval:
+        # One stat per read: a write by any process moves the stamp, so the next read after its answer
+        # sees it; the interval is the fallback for an index whose writers leave no stamp.
+        stamp = self.store.changed_stamp()
+        if view is not None and stamp == self._stamp and now - self._checked < self.check_interval:
             return view
         self._checked = now
         if view is not None:
@@ -132,8 +136,10 @@ class SearchIndex:
             except IndexMissingError:
                 same = True  # the index went away under us; keep serving what we have open
             if same:
+                self._stamp = stamp
                 return view
         fresh = open_view(self.store)
+        self._stamp = stamp
         if view is not None:
             view.retired = True
             if view.users == 0:

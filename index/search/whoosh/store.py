@@ -5,6 +5,8 @@
       gen-<stamp>/                one complete Whoosh index plus feedsift.json (schema version)
       writer.lock                 flock held by whichever process writes; the kernel frees it if
                                   that process dies, so a killed writer never leaves a stale lock
+      changed                     empty file whose mtime every writer moves forward as it lets go of
+                                  the lock: a reader learns of any write with one ``stat``
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from index.search.schema import SCHEMA_VERSION, build_schema
 META_FILE = "feedsift.json"
 CURRENT = "current"
 LOCK_FILE = "writer.lock"
+CHANGED_FILE = "changed"
 # Tries at opening an index whose files a concurrent commit may be replacing.
 OPEN_ATTEMPTS = 5
 
@@ -66,6 +69,28 @@ class IndexStore:
 
     def exists(self) -> bool:
         return self.current_link.is_symlink()
+
+    def changed_stamp(self) -> int | None:
+        """Return the time of the last write (ns), as :meth:`write_lock` left it; None before the first."""
+        try:
+            return os.stat(self.root / CHANGED_FILE).st_mtime_ns
+        except OSError:
+            return None
+
+    def _mark_changed(self) -> None:
+        # Set, not touched: two writes within the file system's clock tick (4 ms on Linux) would
+        # otherwise leave the same mtime, and a reader that opened its view between them would miss
+        # the second. Writers hold the lock here, so the stamp only ever moves forward.
+        path = self.root / CHANGED_FILE
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                stamp = max(time.time_ns(), os.fstat(fd).st_mtime_ns + 1)
+                os.utime(fd, ns=(stamp, stamp))
+            finally:
+                os.close(fd)
+        except OSError:
+            pass  # readers without the stamp still check every reopen interval
 
     def open(self) -> Any:
         """Open the live generation, checking that its schema version is the one this code reads."""
@@ -149,6 +174,10 @@ class IndexStore:
             try:
                 yield
             finally:
+                # Before the lock is let go and before the write's caller answers anyone, so every
+                # reader's next check after that answer sees the change (README: "from the next
+                # request on", in every worker).
+                self._mark_changed()
                 fcntl.flock(fd, fcntl.LOCK_UN)
         finally:
             os.close(fd)
