@@ -20,10 +20,12 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 from index.errors import (
     DuplicateFeedError,
     EngineUnavailableError,
+    FeedNotFoundError,
     IndexLockedError,
     IndexMissingError,
     IndexVersionError,
     IndexWriteError,
+    InputError,
     QueryError,
     RegistryError,
 )
@@ -296,6 +298,17 @@ def _on_duplicate_feed(exc: DuplicateFeedError) -> Response:
                    headers={"Location": url_for("feeds.get_feed", feed_id=exc.feed_id)})
 
 
+def _on_feed_not_found(exc: FeedNotFoundError) -> Response:
+    # Raised past the endpoint's own lookup when the feed is removed while a request works on it.
+    return problem("not-found", "There is no such feed: it was removed while this request was handled.")
+
+
+def _on_input_error(exc: InputError) -> Response:
+    # What the client sent could not be read as an input (a feed, OPML, JSON Lines): say what is wrong.
+    message = str(exc)
+    return problem("invalid-body", f"The input could not be read: {message}", errors={"body": [message]})
+
+
 def _on_registry_error(exc: RegistryError) -> Response:
     # The message names the database file: for the operator's log, not for the client.
     current_app.logger.error("feed registry unavailable: %s", exc)
@@ -348,7 +361,9 @@ def init_app(app: Flask) -> None:
     app.register_error_handler(IndexWriteError, _on_index_write_error)
     app.register_error_handler(EngineUnavailableError, _on_engine_unavailable)
     app.register_error_handler(DuplicateFeedError, _on_duplicate_feed)
+    app.register_error_handler(FeedNotFoundError, _on_feed_not_found)
     app.register_error_handler(RegistryError, _on_registry_error)
+    app.register_error_handler(InputError, _on_input_error)
     app.register_error_handler(HTTPException, _on_http_exception)
     app.register_error_handler(Exception, _on_unexpected)
     app.add_url_rule("/problems/<name>", "problem_type", show_problem_type, methods=["GET"])

@@ -76,7 +76,11 @@ def remove_feed(feed_id: int) -> Response:
 def poll_feed(feed_id: int) -> dict[str, Any]:
     """Poll one feed now, whatever its schedule, and return what happened and the feed after it."""
     load_args(NoArgs(), request.args)
-    body: dict[str, Any] = PollSchema().dump(poll_now(_find(feed_id)))
+    try:
+        result = poll_now(_find(feed_id))
+    except FeedNotFoundError:
+        raise _unknown(feed_id) from None  # removed while it was being polled
+    body: dict[str, Any] = PollSchema().dump(result)
     return body
 
 

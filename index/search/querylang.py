@@ -77,20 +77,68 @@ def prepare_text(text: str) -> str:
         raise QueryError(f"The query is {len(text)} characters long; the limit is {MAX_QUERY_CHARS}.")
     if not is_sentence(text):
         check_syntax(text)
-        return text
-    if not any(c.islower() for c in text):
-        text = _OPERATORS.sub(lambda m: m.group(0).lower(), text)
-    try:
-        check_syntax(text)
-    except QueryError:
-        text = _SYNTAX_PAIRS.sub(" ", text)
+    else:
+        if not any(c.islower() for c in text):
+            text = _OPERATORS.sub(lambda m: m.group(0).lower(), text)
+        try:
+            check_syntax(text)
+        except QueryError:
+            text = _SYNTAX_PAIRS.sub(" ", text)
+    check_operators(text)
     return text
+
+
+# Outside phrases: ``word~N`` (or ``~N/prefix``) as typed, before the parser reads one digit of N and
+# stems the word; ``NOT`` straight before another operator, which Whoosh's parser fails on ("list index
+# out of range"); a ``-`` or ``+`` just inside a group that is itself negated or required, another crash.
+_FUZZY_TYPED = re.compile(r"([^\s\"()~*]+)~(\d+)")
+_NOT_THEN_OPERATOR = re.compile(r"(?<![^\s(])NOT\s+(NOT|AND|OR)(?![^\s()])")
+_NESTED_MARKER = re.compile(r"(?<![^\s(])[-+]\(\s*[-+]")
+_PHRASE = re.compile(r'"[^"]*"')
 
 
 def check_syntax(text: str) -> None:
     """Raise QueryError for what the parser would silently misread: unbalanced quotes or brackets."""
     if len(text) > MAX_QUERY_CHARS:
         raise QueryError(f"The query is {len(text)} characters long; the limit is {MAX_QUERY_CHARS}.")
+    _check_balance(text)
+
+
+def check_operators(text: str) -> None:
+    """Raise QueryError for what the parser would misread or fail on, once quotes and brackets pair up:
+    an operator in the wrong place, a fuzzy distance over the limit."""
+    # Phrases are blanked (same length, so positions hold): their words are never operators.
+    bare = _PHRASE.sub(lambda m: " " * len(m.group()), text)
+    for match in _FUZZY_TYPED.finditer(bare):
+        distance = int(match.group(2))
+        if distance > MAX_FUZZY_DISTANCE:
+            raise QueryError(f"Fuzzy distance {distance} is over the limit of {MAX_FUZZY_DISTANCE}: "
+                             f"'{match.group()}'.")
+    operator = _NOT_THEN_OPERATOR.search(bare)
+    if operator is not None:
+        raise QueryError(f"NOT at position {operator.start() + 1} is followed by {operator.group(1)}: "
+                         "put the word, phrase or group to leave out right after NOT.")
+    nested = _NESTED_MARKER.search(bare)
+    if nested is not None:
+        raise QueryError(f"'{nested.group()}' at position {nested.start() + 1}: a group that is excluded or "
+                         "required cannot start with another '-' or '+'.")
+
+
+def unparsable(exc: Exception) -> QueryError:
+    """Return the QueryError for a query the parser failed on in a way the checks above did not foresee."""
+    return QueryError("The query could not be parsed: check that AND, OR, NOT, '-' and '+' each have a word, "
+                      f"phrase or group after them ({type(exc).__name__}).")
+
+
+def no_words(text: str) -> QueryError:
+    """Return the QueryError for a query that leaves nothing to look for."""
+    if re.search(_MINUS, text):
+        return QueryError("The query only says what to leave out: it needs at least one word to look for. To "
+                          "browse every item, leave q out; for every item without a word, write NOT word.")
+    return QueryError("The query has no searchable words (only stop words or punctuation).")
+
+
+def _check_balance(text: str) -> None:
     quotes = [m.start() for m in re.finditer('"', text)]
     if len(quotes) % 2:
         raise QueryError(f"Unbalanced quote at position {quotes[-1] + 1}: close the phrase with another \".")
@@ -146,12 +194,12 @@ def parse_query(
         repeats = _repeated_words(unnormalised)
         parsed = unnormalised.normalize()
     except Exception as exc:  # the parser has no error type of its own; anything it raises is bad input
-        raise QueryError(f"The query could not be parsed: {exc}") from None
+        raise unparsable(exc) from None
     # The parser stems a fuzzy word before we see it; keep the words as typed to expand them unstemmed.
     raw = {stem_word(w.lower()): w.lower() for w in re.findall(r"([^\s\"()~:*]+)~", text)}
     rewritten = require_filters(rewrite_tree(parsed, lambda node: _resolve(node, reader, source_names, raw)))
     if rewritten is query.NullQuery:
-        raise QueryError("The query has no searchable words (only stop words or punctuation).")
+        raise no_words(text)
     rewritten = weigh_repeated_words(rewritten, repeats)
     if not match_all:
         rewritten = tier_all_words(rewritten)

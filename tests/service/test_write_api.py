@@ -18,6 +18,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
+from index.feeds.registry import Registry
 from index.settings import ConfigError, Settings
 from service.auth import requires_token
 from tests.support.api import assert_problem, validate_response
@@ -502,3 +503,23 @@ def test_feed_ids_that_cannot_exist_are_404s(api: FlaskClient) -> None:
     for url in ("/v1/feeds/0", "/v1/feeds/99999999999999999999999", "/v1/feeds/abc", "/v1/feeds/-1"):
         assert_problem(api.get(url, headers=AUTH), 404, "not-found")
         assert_problem(api.delete(url, headers=AUTH), 404, "not-found")
+
+
+def test_a_feed_removed_while_it_is_polled_is_a_404(api: FlaskClient, feed_server: FeedServer,
+                                                    built_index: Path) -> None:
+    # The feed server removes the feed from the registry (another process's DELETE, as it would be)
+    # while the poll is fetching it, so recording the outcome finds no feed.
+    feed = rss_feed(("gone-1", "Vanishing Feed Item", "Polled as it was removed."))
+    created: dict[str, Any] = {}
+
+    def remove_then_serve(handler: Any, stopping: Any) -> None:
+        Registry.beside(built_index).remove(created["id"])
+        serve_conditional(feed)(handler, stopping)
+
+    url = feed_server.route("/vanishing.xml", remove_then_serve)
+    created.update(api.post("/v1/feeds", json={"url": url}, headers=AUTH).get_json())
+    response = checked(api.post(f"/v1/feeds/{created['id']}/poll", headers=AUTH),
+                       "/v1/feeds/{feed_id}/poll", "POST")
+    body = assert_problem(response, 404, "not-found")
+    assert body["detail"] == f"There is no feed with id {created['id']}."
+    assert len(search_ids(api, "vanishing")) == 1  # what the poll indexed stays

@@ -52,9 +52,11 @@ from index.search.highlight import mark, window_of
 from index.search.querylang import (
     MAX_EXPANSIONS,
     MIN_PREFIX_CHARS,
+    no_words,
     prepare_text,
     require_filters,
     rewrite_tree,
+    unparsable,
 )
 from index.search.suggestions import bare_words, source_matches, with_corrections, words_of
 from index.search.typesense.collection import MAX_PER_PAGE, TypesenseCollection
@@ -417,10 +419,10 @@ class TypesenseEngine(TypesenseCollection):
         try:
             parsed = self._parser[match_all].parse(text)
         except Exception as exc:  # the parser has no error type of its own; anything it raises is bad input
-            raise QueryError(f"The query could not be parsed: {exc}") from None
+            raise unparsable(exc) from None
         tree = require_filters(rewrite_tree(parsed, refuse_unsupported))
         if tree is query.NullQuery:
-            raise QueryError("The query has no searchable words (only stop words or punctuation).")
+            raise no_words(text)
         prefixes = self._expand_prefixes(tree)
         compiled = Compiled()
         required = list(tree.subqueries) if isinstance(tree, query.And) else [tree]
