@@ -2,8 +2,19 @@
 
 import os
 import shutil
+import sys
 import tempfile
 import threading
+
+from index.settings import ConfigError, Settings
+
+# A bad FEEDSIFT_* value stops the server here, before anything is made: one line naming the variable
+# (the app would read the same settings later, and gunicorn turn the error into a long traceback).
+try:
+    Settings.from_env()
+except ConfigError as exc:
+    print(f"feedsift: {exc}", file=sys.stderr)
+    sys.exit(2)
 
 bind = os.environ.get("FEEDSIFT_BIND", "127.0.0.1:8000")
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))

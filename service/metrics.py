@@ -7,9 +7,11 @@ prometheus_client is first imported (it picks its value class then), so this mod
 fresh temporary directory, when the environment has none; ``gunicorn.conf.py`` does the same in the
 master before the app is loaded and removes a dead worker's live gauges when it exits.
 
-Figures that are facts about the index (items, age of the newest item) or the feed registry are not
-counted by anyone: :class:`IndexCollector` reads them from the scraping worker's searcher at scrape
-time, so they are exact whichever worker answers.
+Figures that are facts about the index (items, age of the newest item) or the feed registry (feeds by
+state, polls by outcome) are not counted by any worker: :class:`IndexCollector` reads them from the
+scraping worker's searcher and from the registry, opened read-only, at scrape time, so they are exact
+whichever worker answers. Polls are counted in the registry by whichever process polls (the poll
+worker is a separate ``feedsift poll`` process, which shares no metrics directory with gunicorn).
 """
 
 from __future__ import annotations
@@ -48,12 +50,11 @@ ensure_multiprocess_dir()
 # Imported only now: prometheus_client decides between per-process and multiprocess values on import.
 from prometheus_client import CollectorRegistry, Counter, Histogram  # noqa: E402
 from prometheus_client import values as _values  # noqa: E402
-from prometheus_client.core import GaugeMetricFamily  # noqa: E402
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily  # noqa: E402
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4, generate_latest  # noqa: E402
 from prometheus_client.multiprocess import MultiProcessCollector  # noqa: E402
 
 from index.errors import FeedsiftError  # noqa: E402
-from index.feeds.poll import PollResult  # noqa: E402
 from index.feeds.registry import REGISTRY_FILE, Registry  # noqa: E402
 from index.search.engine import Engine  # noqa: E402
 
@@ -77,11 +78,6 @@ LATENCY = Histogram(
     "feedsift_http_request_duration_seconds", "Time to answer an HTTP request, by endpoint.",
     ["endpoint"], buckets=LATENCY_BUCKETS, registry=None,
 )
-POLLS = Counter(
-    "feedsift_poll_outcomes", "Feed polls by outcome (ok, not_modified, error, gone), counted by "
-    "record_poll in whichever process polls with the same PROMETHEUS_MULTIPROC_DIR.",
-    ["outcome"], registry=None,
-)
 
 
 def observe_request(endpoint: str, method: str, status: int, seconds: float) -> None:
@@ -90,19 +86,8 @@ def observe_request(endpoint: str, method: str, status: int, seconds: float) -> 
     LATENCY.labels(endpoint).observe(seconds)
 
 
-def record_poll(result: PollResult) -> None:
-    """Count one poll's outcome; fits ``index.feeds.poll.poll_due(on_result=...)``."""
-    POLLS.labels(result.outcome).inc()
-
-
-def declare_poll_outcomes() -> None:
-    """Make every poll outcome appear in scrapes (at 0) before the first poll is counted."""
-    for outcome in POLL_OUTCOMES:
-        POLLS.labels(outcome)
-
-
 class IndexCollector:
-    """Gauges read at scrape time: the index's items and freshness, and the registered feeds' health."""
+    """Figures read at scrape time: the index's items and freshness, feeds by health, polls by outcome."""
 
     def __init__(self, index: Engine, index_dir: Path) -> None:
         self.index = index
@@ -132,12 +117,22 @@ class IndexCollector:
         yield from self._feeds()
 
     def _feeds(self) -> Iterator[Any]:
-        # Read only when the poller has made a registry: a scrape must not create files in the index dir.
-        if not (self.index_dir / REGISTRY_FILE).exists():
-            return
+        # Read-only: a scrape never creates the registry, nor changes its schema or anything in it.
+        exists = (self.index_dir / REGISTRY_FILE).exists()
+        registry = Registry.beside(self.index_dir, read_only=True)
         try:
-            feeds = Registry.beside(self.index_dir).list()
+            outcomes = registry.poll_outcomes()
+            feeds = registry.list() if exists else None
         except FeedsiftError:
+            outcomes, feeds = {}, None
+        polls = CounterMetricFamily(
+            "feedsift_poll_outcomes", "Feed polls by outcome (ok, not_modified, error, gone), by the poll "
+            "worker and the API alike, as counted in the feed registry.", labels=["outcome"],
+        )
+        for outcome in POLL_OUTCOMES:
+            polls.add_metric([outcome], outcomes.get(outcome, 0))
+        yield polls
+        if feeds is None:
             return
         states = {"ok": 0, "failing": 0, "disabled": 0, "never_polled": 0}
         for feed in feeds:

@@ -91,7 +91,6 @@ def _finish(response: Response) -> Response:
 def init_app(app: Flask) -> None:
     """Give every request an id, a JSON log line and its metrics; call before other request hooks."""
     request_logger()
-    metrics.declare_poll_outcomes()
     # Registered first, so it runs before any hook that may refuse the request.
     app.before_request_funcs.setdefault(None, []).insert(0, _start)
     app.after_request(_finish)

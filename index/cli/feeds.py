@@ -12,6 +12,7 @@ from collections import Counter
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from datetime import datetime, timedelta
+from pathlib import Path
 from types import FrameType
 
 import click
@@ -19,7 +20,7 @@ import click
 from index.cli.options import cli_settings, index_dir_option, open_cli_engine
 from index.errors import FeedsiftError
 from index.feeds.poll import DEFAULT_INTERVAL, PollOptions, PollResult, parse_duration, poll_due
-from index.feeds.registry import Feed, Registry
+from index.feeds.registry import REGISTRY_FILE, Feed, Registry
 
 
 def _duration(ctx: click.Context, param: click.Parameter, value: str | None) -> timedelta | None:
@@ -33,10 +34,21 @@ def _duration(ctx: click.Context, param: click.Parameter, value: str | None) -> 
 
 
 @contextmanager
-def _registry(index_dir: str) -> Iterator[Registry]:
-    """Yield the registry beside the index, turning engine errors into a clean command-line failure."""
+def _registry(index_dir: str, *, create: bool = False) -> Iterator[Registry]:
+    """Yield the registry beside the index, turning engine errors into a clean command-line failure.
+
+    Only the commands that register feeds (``create``) make the folder and the registry; the others
+    refuse a folder that is not there (a mistyped ``--index``) and, where no registry exists yet, read
+    an empty one without creating it.
+    """
+    folder = Path(index_dir)
+    if not create and not folder.is_dir():
+        raise click.ClickException(
+            f"no index at {folder}: nothing is registered there (check --index, or FEEDSIFT_INDEX_DIR)"
+        )
+    missing = not (folder / REGISTRY_FILE).exists()
     try:
-        yield Registry.beside(index_dir)
+        yield Registry.beside(folder, read_only=missing and not create)
     except FeedsiftError as exc:
         raise click.ClickException(str(exc)) from None
 
@@ -52,7 +64,7 @@ def feeds() -> None:
 @click.argument("url")
 def add_feed(index_dir: str, source: str | None, url: str) -> None:
     """Register the http(s) feed at URL; the next `feedsift poll` fetches it."""
-    with _registry(index_dir) as registry:
+    with _registry(index_dir, create=True) as registry:
         feed = registry.add(url, source)
     click.echo(f"added feed {feed.id}: {feed.url}")
 
@@ -111,7 +123,7 @@ def _switch(index_dir: str, feed: str, *, enabled: bool) -> None:
 @click.argument("opml_file", metavar="FILE.opml", type=click.Path(exists=True, dir_okay=False))
 def import_feeds(index_dir: str, opml_file: str) -> None:
     """Register every feed listed in an OPML file; feeds already registered are left as they are."""
-    with _registry(index_dir) as registry:
+    with _registry(index_dir, create=True) as registry:
         report = registry.import_opml(opml_file)
     for url, reason in report.invalid:
         click.echo(f"skipped: {reason}" if url in reason else f"skipped: {url}: {reason}", err=True)
@@ -170,7 +182,7 @@ def poll(
     )
     stop = threading.Event()
     engine = open_cli_engine(index_dir)
-    with _registry(index_dir) as registry, _stop_on_signals(stop), closing(engine):
+    with _registry(index_dir, create=True) as registry, _stop_on_signals(stop), closing(engine):
         while True:
             try:
                 results = poll_due(

@@ -61,7 +61,17 @@ CREATE TABLE IF NOT EXISTS feeds (
     created              TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS feeds_due ON feeds (enabled, next_poll);
+CREATE TABLE IF NOT EXISTS poll_outcomes (
+    outcome              TEXT PRIMARY KEY,
+    count                INTEGER NOT NULL DEFAULT 0
+);
 """
+# Every poll's outcome is counted here, by whichever process polled (the poll worker, the API), so the
+# metrics scrape reads one total for all of them; a new table, which older feedsifts simply ignore.
+_COUNT_OUTCOME = (
+    "INSERT INTO poll_outcomes (outcome, count) VALUES (?, 1) "
+    "ON CONFLICT (outcome) DO UPDATE SET count = count + 1"
+)
 
 
 @dataclass(frozen=True)
@@ -139,9 +149,15 @@ def validate_feed_url(url: str) -> str:
 class Registry:
     """The feed registry in one SQLite file; safe to use from several processes and threads at once."""
 
-    def __init__(self, path: str | os.PathLike[str], *, busy_timeout: float = DEFAULT_BUSY_TIMEOUT) -> None:
+    def __init__(self, path: str | os.PathLike[str], *, busy_timeout: float = DEFAULT_BUSY_TIMEOUT,
+                 read_only: bool = False) -> None:
+        """Open the registry at ``path``, creating it if need be; ``read_only`` creates and changes nothing
+        (not even the schema): a missing file reads as an empty registry, and a write raises RegistryError."""
         self.path = Path(path)
         self.busy_timeout = busy_timeout
+        self.read_only = read_only
+        if read_only:
+            return
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self._connect() as conn:
             version = conn.execute("PRAGMA user_version").fetchone()[0]
@@ -156,20 +172,34 @@ class Registry:
             conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     @classmethod
-    def beside(cls, index_dir: str | os.PathLike[str]) -> Registry:
-        """Open (creating if needed) the registry that belongs to the index at ``index_dir``."""
-        return cls(Path(index_dir) / REGISTRY_FILE)
+    def beside(cls, index_dir: str | os.PathLike[str], *, read_only: bool = False) -> Registry:
+        """Open (creating if needed, unless ``read_only``) the registry of the index at ``index_dir``."""
+        return cls(Path(index_dir) / REGISTRY_FILE, read_only=read_only)
+
+    def _open(self) -> sqlite3.Connection:
+        if not self.read_only:
+            return sqlite3.connect(self.path, timeout=self.busy_timeout, isolation_level=None)
+        if not self.path.exists():
+            # Nothing registered yet: an empty, unwritable registry in memory, so reads need no branch.
+            conn = sqlite3.connect(":memory:", isolation_level=None)
+            conn.executescript(_SCHEMA)
+            conn.execute("PRAGMA query_only = ON")
+            return conn
+        return sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True, timeout=self.busy_timeout,
+                               isolation_level=None)
 
     @contextmanager
     def _connect(self, *, write: bool = False) -> Iterator[sqlite3.Connection]:
         """Yield a fresh connection; with ``write`` the block is one immediate transaction."""
         try:
-            conn = sqlite3.connect(self.path, timeout=self.busy_timeout, isolation_level=None)
+            conn = self._open()
         except sqlite3.Error as exc:
             raise RegistryError(f"cannot open the feed registry {self.path}: {exc}") from None
         try:
             conn.row_factory = sqlite3.Row
             conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
+            # Read-only: no write lock; a write fails, once any lookup before it has found its feed.
+            write = write and not self.read_only
             if write:
                 # IMMEDIATE takes the write lock up front, so two writers queue on busy_timeout instead
                 # of one failing when it tries to upgrade a read lock.
@@ -273,6 +303,7 @@ class Registry:
             (status, etag, last_modified, item_count, title, ttl_minutes, warning, _stamp(now)),
             now=now,
             next_poll=next_poll,
+            outcome="ok",
         )
 
     def record_not_modified(
@@ -286,6 +317,7 @@ class Registry:
             (etag, last_modified, _stamp(now)),
             now=now,
             next_poll=next_poll,
+            outcome="not_modified",
         )
 
     def record_failure(
@@ -301,6 +333,7 @@ class Registry:
             (status, error),
             now=now,
             next_poll=next_poll,
+            outcome="error",
         )
 
     def record_gone(self, feed_id: int, *, now: datetime, error: str, status: int = 410) -> Feed:
@@ -311,6 +344,7 @@ class Registry:
             (status, error),
             now=now,
             next_poll=None,
+            outcome="gone",
         )
 
     def record_moved(self, feed_id: int, url: str) -> Feed | None:
@@ -324,16 +358,26 @@ class Registry:
                 raise FeedNotFoundError(f"no feed {feed_id}")
             return self._find(conn, feed_id)
 
+    def poll_outcomes(self) -> dict[str, int]:
+        """Return how many polls have ended in each outcome (ok, not_modified, error, gone), ever."""
+        with self._connect() as conn:
+            # A registry last opened by a feedsift from before the count has no table yet.
+            if conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'poll_outcomes'").fetchone() is None:
+                return {}
+            rows = conn.execute("SELECT outcome, count FROM poll_outcomes").fetchall()
+            return {row["outcome"]: row["count"] for row in rows}
+
     def _update(
         self, feed_id: int, assignments: str, values: tuple[Any, ...], *, now: datetime,
-        next_poll: datetime | None,
+        next_poll: datetime | None, outcome: str,
     ) -> Feed:
-        # Every outcome stamps the time of the poll and when the next one is due.
+        # Every outcome stamps the time of the poll and when the next one is due, and is counted.
         sql = f"UPDATE feeds SET {assignments}, last_polled = ?, next_poll = ? WHERE id = ?"
         with self._connect(write=True) as conn:
             params = (*values, _stamp(now), _stamp(next_poll) if next_poll else None, feed_id)
             if conn.execute(sql, params).rowcount == 0:
                 raise FeedNotFoundError(f"no feed {feed_id}")
+            conn.execute(_COUNT_OUTCOME, (outcome,))
             return self._find(conn, feed_id)
 
     def _find(self, conn: sqlite3.Connection, id_or_url: int | str) -> Feed:

@@ -309,3 +309,25 @@ def test_the_commands_register_whichever_module_is_imported_first() -> None:
         capture_output=True, text=True,
     ).stdout
     assert "--every" in help_text
+
+
+@pytest.mark.parametrize("args", [("feeds", "list"), ("feeds", "list", "--json"), ("feeds", "export"),
+                                  ("feeds", "remove", "1"), ("feeds", "disable", "1"), ("stats",),
+                                  ("search", "learning")])
+def test_a_mistyped_index_is_reported_and_nothing_is_created(run: Callable[..., Result], tmp_path: Path,
+                                                              args: tuple[str, ...]) -> None:
+    typo = tmp_path / "indx"
+    result = run(*args, "--index", str(typo))
+    assert result.exit_code == 1
+    assert f"no index at {typo}" in result.stderr
+    assert not typo.exists()
+
+
+def test_reading_feeds_of_an_index_without_a_registry_creates_none(run: Callable[..., Result],
+                                                                   index_dir: Path) -> None:
+    index_dir.mkdir()
+    assert run("feeds", "list").stdout == "no feeds registered; add one with `feedsift feeds add URL`\n"
+    assert "<body />" in run("feeds", "export").stdout
+    removed = run("feeds", "remove", "1")
+    assert removed.exit_code == 1 and "no feed 1 in the registry" in removed.stderr
+    assert list(index_dir.iterdir()) == []

@@ -3,18 +3,25 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 import time
 from collections.abc import Callable
+from contextlib import closing
 from pathlib import Path
 
 from flask import Flask
 from flask.testing import FlaskClient
 from prometheus_client.parser import text_string_to_metric_families
 
-from index.feeds.poll import PollResult
+from index.feeds.poll import PollOptions, poll_due
 from index.feeds.registry import Registry
+from index.search.whoosh.engine import WhooshEngine
 from service import metrics
 from tests.support.api import assert_problem
+from tests.support.feedserver import FeedServer, rss_feed, serve_conditional
+
+TOKEN = "metrics-test-token-0123456789abcdef"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 
@@ -76,15 +83,51 @@ def test_a_missing_index_is_reported_not_failed(tmp_path: Path, make_app: Callab
     assert ("feedsift_index_items", ()) not in samples
 
 
-def test_poll_outcomes_are_declared_and_counted(client: FlaskClient, tmp_path: Path) -> None:
-    before = scrape(client)
-    for outcome in metrics.POLL_OUTCOMES:
-        assert ("feedsift_poll_outcomes_total", (("outcome", outcome),)) in before
-    feed = Registry(tmp_path / "feeds.sqlite3").add("https://example.org/feed.xml")
-    metrics.record_poll(PollResult(feed=feed, url=feed.url, outcome="error", status=500))
-    after = scrape(client)
-    key = ("feedsift_poll_outcomes_total", (("outcome", "error"),))
-    assert after[key] - before[key] == 1
+def test_every_poll_outcome_is_declared_before_any_poll(client: FlaskClient) -> None:
+    samples = scrape(client)
+    for outcome in ("ok", "not_modified", "error", "gone"):
+        assert samples[("feedsift_poll_outcomes_total", (("outcome", outcome),))] == 0
+
+
+def test_an_api_poll_and_the_poll_worker_are_both_counted(built_index: Path, make_app: Callable[..., Flask],
+                                                          feed_server: FeedServer) -> None:
+    client = make_app(built_index, api_token=TOKEN, allow_private_feeds=True).test_client()
+    feed_body = rss_feed(("c-1", "Counted", "Once."))
+    url = feed_server.route("/counted.xml", serve_conditional(feed_body, etag='"v1"'))
+    feed = client.post("/v1/feeds", json={"url": url}, headers=AUTH).get_json()
+    assert client.post(f"/v1/feeds/{feed['id']}/poll", headers=AUTH).get_json()["outcome"] == "ok"
+    samples = scrape(client)
+    assert samples[("feedsift_poll_outcomes_total", (("outcome", "ok"),))] == 1
+    # The poll worker is another process (`feedsift poll`); it counts in the same registry.
+    engine = WhooshEngine(built_index)
+    try:
+        results = poll_due(engine, Registry.beside(built_index), force=True,
+                           options=PollOptions(allow_private=True))
+    finally:
+        engine.close()
+    assert [r.outcome for r in results] == ["not_modified"]
+    samples = scrape(client)
+    assert samples[("feedsift_poll_outcomes_total", (("outcome", "ok"),))] == 1
+    assert samples[("feedsift_poll_outcomes_total", (("outcome", "not_modified"),))] == 1
+
+
+def test_a_scrape_never_writes_the_registry(built_index: Path, make_app: Callable[..., Flask]) -> None:
+    client = make_app(built_index).test_client()
+    scrape(client)
+    assert not (built_index / "feeds.sqlite3").exists()
+    Registry.beside(built_index).add("https://example.org/a.xml")
+    # As a feedsift from before the poll counts left it: no table for them.
+    with closing(sqlite3.connect(built_index / "feeds.sqlite3")) as conn:
+        conn.execute("DROP TABLE poll_outcomes")
+        conn.commit()
+    before = (built_index / "feeds.sqlite3").read_bytes()
+    samples = scrape(client)
+    assert samples[("feedsift_feeds", (("state", "never_polled"),))] == 1
+    assert samples[("feedsift_poll_outcomes_total", (("outcome", "ok"),))] == 0
+    # The database is byte for byte as it was (SQLite's -shm index of the write-ahead log aside).
+    assert (built_index / "feeds.sqlite3").read_bytes() == before
+    with closing(sqlite3.connect(built_index / "feeds.sqlite3")) as conn:
+        assert conn.execute("SELECT name FROM sqlite_master WHERE name = 'poll_outcomes'").fetchone() is None
 
 
 def test_registered_feeds_by_state(built_index: Path, make_app: Callable[..., Flask]) -> None:
