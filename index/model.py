@@ -55,7 +55,11 @@ def make_item_id(*, guid: str | None, link: str | None, title: str, source: str)
 
 @dataclass(frozen=True)
 class Hit:
-    """One search result: the stored item fields plus score, plain-text snippet and HTML highlights."""
+    """One search result: the stored item fields plus score, plain-text snippet and HTML highlights.
+
+    ``first_seen`` is when the item was first indexed: the date filters, sorts and month facet read it
+    for an item without ``published``, so a hit shows the date it was placed by.
+    """
 
     id: str
     title: str
@@ -65,6 +69,7 @@ class Hit:
     score: float
     snippet: str
     highlights: dict[str, str]
+    first_seen: datetime | None = None
 
 
 @dataclass(frozen=True)

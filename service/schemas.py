@@ -205,6 +205,7 @@ class HitSchema(Schema):
     link = fields.Function(lambda thing: web_link(thing.link))
     source = fields.String()
     published = UtcDateTime()
+    first_seen = UtcDateTime()
     score = fields.Float()
     snippet = fields.String()
     highlights = fields.Nested(HighlightsSchema)

@@ -8,8 +8,8 @@ import pytest
 from marshmallow import ValidationError
 from werkzeug.datastructures import MultiDict
 
-from index.model import SearchRequest
-from service.schemas import ItemSchema, SearchArgs, UtcDateTime, load_args
+from index.model import Hit, SearchRequest
+from service.schemas import HitSchema, ItemSchema, SearchArgs, UtcDateTime, load_args
 
 
 @pytest.mark.parametrize(("text", "end_of_day", "expected"), [
@@ -55,3 +55,17 @@ def test_every_bad_parameter_is_reported_together() -> None:
     with pytest.raises(ValidationError) as caught:
         load_args(SearchArgs(), MultiDict([("page", "1"), ("page", "2"), ("per_page", "0"), ("x", "1")]))
     assert set(caught.value.messages) == {"page", "per_page", "x"}
+
+
+def test_a_hit_carries_its_first_seen_date() -> None:
+    paris = timezone(timedelta(hours=1))
+    hits = [
+        Hit(id="a", title="T", link="https://x.example/a", source="S", published=None, score=3,
+            snippet="s", highlights={"title": "T"}, first_seen=datetime(2026, 1, 3, tzinfo=paris)),
+        Hit(id="b", title="U", link="https://x.example/b", source="S", published=None, score=1,
+            snippet="s", highlights={"title": "U"}),
+    ]
+    dumped = HitSchema(many=True).dump(hits)
+    assert dumped[0]["first_seen"] == "2026-01-02T23:00:00Z"
+    assert dumped[1]["first_seen"] is None
+    assert list(dumped[0])[4:6] == ["published", "first_seen"]  # in the order openapi.yaml documents

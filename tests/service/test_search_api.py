@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -44,7 +45,8 @@ def test_search_returns_ranked_hits_with_facets_and_highlights(client: FlaskClie
     assert body["page"] == 1 and body["per_page"] == 10
     assert body["total"] >= 5
     hits = body["hits"]
-    assert list(hits[0]) == ["id", "title", "link", "source", "published", "score", "snippet", "highlights"]
+    assert list(hits[0]) == ["id", "title", "link", "source", "published", "first_seen", "score", "snippet",
+                             "highlights"]
     assert "Reinforcement Learning" in hits[0]["title"]
     assert [h["score"] for h in hits] == sorted((h["score"] for h in hits), reverse=True)
     assert "<mark>Reinforcement</mark> <mark>Learning</mark>" in hits[0]["highlights"]["title"]
@@ -361,3 +363,23 @@ def test_a_post_body_is_a_json_object_of_known_members(client: FlaskClient) -> N
                    param="source")
     assert_problem(client.post("/v1/search", data="q=x", content_type="application/x-www-form-urlencoded"),
                    415, "unsupported-media-type")
+
+
+def test_an_undated_item_is_placed_by_its_first_seen_date_which_its_hit_carries(
+        tmp_path: Path, make_app: Callable[..., Flask]) -> None:
+    build_index(tmp_path, jsonl_items([
+        {"id": "dated", "title": "Heron nesting season", "published": "2020-04-01T00:00:00Z"},
+        {"id": "undated", "title": "Heron feeding habits"},
+    ]))
+    client = make_app(tmp_path).test_client()
+    today = datetime.now(UTC).date()
+    hits = {h["id"]: h for h in search(client, q="heron")["hits"]}
+    assert hits["dated"]["published"] == "2020-04-01T00:00:00Z"
+    assert hits["undated"]["published"] is None
+    seen = datetime.fromisoformat(hits["undated"]["first_seen"])
+    assert seen.date() == today and hits["dated"]["first_seen"].startswith(today.isoformat())
+    # What openapi.yaml documents: the undated item is placed by its first-seen date.
+    assert all_ids(client, q="heron", since=today.isoformat()) == ["undated"]
+    assert all_ids(client, q="heron", sort="newest") == ["undated", "dated"]
+    months = search(client, q="heron")["facets"]["published"]
+    assert {m["value"] for m in months} == {"2020-04", today.strftime("%Y-%m")}

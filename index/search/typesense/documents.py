@@ -34,7 +34,7 @@ SCHEMA_FIELDS: list[dict[str, Any]] = [
     {"name": "vocab", "type": "string[]", "facet": True, "optional": True},
 ]
 
-HIT_FIELDS = "id,title,link,source,published,summary"
+HIT_FIELDS = "id,title,link,source,published,first_seen,summary"
 
 def collection_schema(name: str) -> dict[str, Any]:
     """Return the collection schema: the one place the item's Typesense fields are declared."""

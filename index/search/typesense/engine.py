@@ -245,6 +245,7 @@ class TypesenseEngine(TypesenseCollection):
                 "title": mark(title, title_spans),
                 "summary": summary_html,
             },
+            first_seen=from_timestamp(doc.get("first_seen")),
         )
 
     def get(self, item_id: str) -> FeedItem | None:

@@ -252,6 +252,7 @@ class SearchIndex:
             score=round(score, 4),
             snippet=snippet,
             highlights={"title": mark(title, match_spans(title, terms, analyzer)), "summary": summary_html},
+            first_seen=from_timestamp(stored.get("first_seen")),
         )
 
     def _did_you_mean(self, view: View, text: str) -> str | None:
