@@ -22,15 +22,30 @@ def item(n: int) -> FeedItem:
 def test_every_write_moves_the_stamp_forward_even_within_one_clock_tick(tmp_path: Path) -> None:
     store = IndexStore(tmp_path)
     assert store.changed_stamp() is None
+    engine = WhooshEngine(tmp_path)
     stamps = []
-    for _ in range(5):
-        with store.write_lock():
-            pass
-        stamp = store.changed_stamp()
-        assert stamp is not None
-        stamps.append(stamp)
+    try:
+        for n in range(5):
+            engine.upsert([item(n)])
+            stamps.append(store.changed_stamp())
+        engine.delete(["s-0"])
+        stamps.append(store.changed_stamp())
+    finally:
+        engine.close()
+    assert None not in stamps
     assert stamps == sorted(set(stamps))
     assert (tmp_path / CHANGED_FILE).stat().st_size == 0
+
+
+def test_a_write_that_commits_nothing_leaves_the_stamp_alone(tmp_path: Path) -> None:
+    build_index(tmp_path, [item(0)])
+    store = IndexStore(tmp_path)
+    stamp = store.changed_stamp()
+    assert stamp is not None
+    build_index(tmp_path, [item(0)])  # unchanged: no commit
+    with store.write_lock():
+        pass
+    assert store.changed_stamp() == stamp
 
 
 def test_a_reader_with_an_open_view_sees_another_engines_writes_on_its_next_read(tmp_path: Path) -> None:

@@ -77,6 +77,14 @@ class IndexStore:
         except OSError:
             return None
 
+    def _commits(self) -> tuple[str | None, tuple[str, ...]]:
+        """Return the live generation and its tables of contents: they change with every commit or swap."""
+        try:
+            target = os.readlink(self.current_link)
+            return target, tuple(sorted(n for n in os.listdir(self.root / target) if n.endswith(".toc")))
+        except OSError:
+            return None, ()
+
     def _mark_changed(self) -> None:
         # Set, not touched: two writes within the file system's clock tick (4 ms on Linux) would
         # otherwise leave the same mtime, and a reader that opened its view between them would miss
@@ -171,13 +179,15 @@ class IndexStore:
                             f"(waited {timeout:g} s for its lock); try again when it has finished"
                         ) from None
                     time.sleep(0.05)
+            before = self._commits()
             try:
                 yield
             finally:
                 # Before the lock is let go and before the write's caller answers anyone, so every
                 # reader's next check after that answer sees the change (README: "from the next
-                # request on", in every worker).
-                self._mark_changed()
+                # request on", in every worker); a write that committed nothing leaves it alone.
+                if self._commits() != before:
+                    self._mark_changed()
                 fcntl.flock(fd, fcntl.LOCK_UN)
         finally:
             os.close(fd)
