@@ -9,8 +9,8 @@ a feed for years):
     success or 304   the longest of the poll interval, Cache-Control max-age (else Expires), Retry-After
                      and the feed's own RSS <ttl>
     failure          interval x 2^(failures - 1), shortened by up to a quarter at random so feeds that
-                     failed together spread out again (never sooner than the interval), or Retry-After
-                     when that is longer
+                     failed together spread out again; never sooner than the interval, so the first
+                     failure is lengthened by up to a quarter instead; or Retry-After when that is longer
     410 Gone         never: the feed is disabled
 
 Feeds are polled one after another, so there is never more than one request at a time to any host.
@@ -239,7 +239,11 @@ def backoff(failures: int, interval: timedelta, rng: random.Random) -> timedelta
     """Return how long to wait after ``failures`` failures in a row: doubling, jittered, at most a day."""
     # The exponent is bounded so a feed failing for months cannot overflow timedelta.
     base = min(interval * (1 << min(max(failures - 1, 0), 16)), MAX_INTERVAL)
-    return max(interval, base * rng.uniform(0.75, 1.0)) if base > interval else base
+    if base > interval:
+        return max(interval, base * rng.uniform(0.75, 1.0))
+    # Shortening would poll sooner than the interval: feeds that failed together in one round (a host
+    # down) spread out by lengthening instead, within the day-long cap.
+    return min(base * rng.uniform(1.0, 1.25), max(MAX_INTERVAL, interval))
 
 
 def server_hints(headers: Mapping[str, str], now: datetime) -> tuple[timedelta | None, timedelta | None]:

@@ -346,7 +346,8 @@ def test_a_short_retry_after_never_shortens_the_backoff(
 
     poll_once(engine, registry, feed)
 
-    assert registry.get(feed.id).next_poll == T0 + DEFAULT_INTERVAL
+    next_poll = registry.get(feed.id).next_poll
+    assert next_poll is not None and T0 + DEFAULT_INTERVAL <= next_poll <= T0 + DEFAULT_INTERVAL * 1.25
 
 
 def test_repeated_failures_back_off_exponentially_up_to_a_day(
@@ -363,7 +364,7 @@ def test_repeated_failures_back_off_exponentially_up_to_a_day(
         now = recorded.next_poll
 
     assert registry.get(feed.id).consecutive_failures == 10
-    assert delays[0] == DEFAULT_INTERVAL
+    assert DEFAULT_INTERVAL <= delays[0] <= DEFAULT_INTERVAL * 1.25
     for n, delay in enumerate(delays[1:], start=2):
         full = min(DEFAULT_INTERVAL * 2 ** (n - 1), MAX_INTERVAL)
         assert full * 0.75 <= delay <= full
@@ -376,6 +377,29 @@ def test_backoff_is_jittered_so_feeds_that_failed_together_spread_out() -> None:
     assert len(delays) == 20
     assert all(timedelta(minutes=90) <= d <= timedelta(hours=2) for d in delays)
     assert backoff(1000, DEFAULT_INTERVAL, rng) <= MAX_INTERVAL
+
+
+def test_the_first_failure_is_jittered_too_never_sooner_than_the_interval() -> None:
+    rng = random.Random(7)
+    delays = [backoff(1, DEFAULT_INTERVAL, rng) for _ in range(20)]
+    assert len(set(delays)) == 20
+    assert all(DEFAULT_INTERVAL <= d <= DEFAULT_INTERVAL * 1.25 for d in delays)
+    assert max(delays) - min(delays) > DEFAULT_INTERVAL * 0.1  # spread, not a rounding difference
+    # The same seed gives the same schedule, so a poll's next time can be reproduced.
+    assert [backoff(1, DEFAULT_INTERVAL, random.Random(7)) for _ in range(1)] == delays[:1]
+    # An interval of a day or more is not lengthened past it.
+    assert backoff(1, MAX_INTERVAL, rng) == MAX_INTERVAL
+
+
+def test_feeds_that_fail_together_get_different_first_retries(
+    feed_server: FeedServer, registry: Registry, engine: WhooshEngine) -> None:
+    url = feed_server.route("/down.xml", status_only(500))
+    feeds = [registry.add(f"{url}?n={n}") for n in range(5)]
+    results = poll_due(engine, registry, now=T0, options=OPTIONS, rng=random.Random(3))
+    assert [r.outcome for r in results] == ["error"] * 5
+    retries = {registry.get(f.id).next_poll for f in feeds}
+    assert len(retries) == 5
+    assert all(r is not None and T0 + DEFAULT_INTERVAL <= r <= T0 + DEFAULT_INTERVAL * 1.25 for r in retries)
 
 
 def test_a_success_after_failures_resets_the_schedule(
