@@ -144,8 +144,8 @@ class Settings:
     )
     reopen_interval: float = _setting(
         "FEEDSIFT_REOPEN_INTERVAL", _seconds,
-        "Seconds between checks for a newer index; new items are searchable within this time "
-        "plus one commit.",
+        "Seconds between full checks for a newer index; a finished write is seen at once through the "
+        "index's changed stamp, and this bounds how soon a running write's commits are.",
         0.5,
     )
     api_token: str = _setting(
@@ -179,7 +179,7 @@ class Settings:
     cors_origins: tuple[str, ...] = _setting(
         "FEEDSIFT_CORS_ORIGINS", _origins,
         "Comma-separated origins (`https://app.example.org`) whose pages may call the API from a browser, "
-        "or `*` for any; unset sends no CORS headers.",
+        "or `*` for any, reads and writes with `Authorization: Bearer`; unset sends no CORS headers.",
         (), shown="(none)",
     )
     rate_limit: str = _setting(

@@ -1,8 +1,10 @@
 """Cross-origin access for browsers: off unless ``FEEDSIFT_CORS_ORIGINS`` names the origins allowed.
 
-Every endpoint is a read (GET), so a simple request needs only ``Access-Control-Allow-Origin``; a
-preflight (OPTIONS with ``Access-Control-Request-Method``), which browsers send when a page adds a
-header such as ``X-Request-ID``, is answered with 204 and the methods and headers allowed.
+A read (GET) needs only ``Access-Control-Allow-Origin``. Browsers send a preflight (OPTIONS with
+``Access-Control-Request-Method``) before a write (POST, DELETE), a JSON body or a header such as
+``Authorization`` or ``X-Request-ID``; it is answered with 204 and the methods and headers allowed, so a
+browser app on a configured origin can use the write API with its token. No cookies are involved (the
+token is a header the page sets), so credentials are never allowed and ``*`` stays usable.
 """
 
 from __future__ import annotations
@@ -12,9 +14,10 @@ from flask import Flask, Response, request
 from index.settings import Settings
 from service.observability import REQUEST_ID_HEADER
 
-ALLOWED_METHODS = "GET, HEAD, OPTIONS"
-ALLOWED_HEADERS = f"Accept, Content-Type, {REQUEST_ID_HEADER}"
-EXPOSED_HEADERS = f"{REQUEST_ID_HEADER}, Retry-After"
+ALLOWED_METHODS = "GET, HEAD, POST, DELETE, OPTIONS"
+ALLOWED_HEADERS = f"Accept, Authorization, Content-Type, {REQUEST_ID_HEADER}"
+# Location names a feed just registered; the others say when to retry and which request it was.
+EXPOSED_HEADERS = f"{REQUEST_ID_HEADER}, Retry-After, Location"
 # How long a browser may cache a preflight answer (seconds).
 PREFLIGHT_MAX_AGE = "600"
 

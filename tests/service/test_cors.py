@@ -42,7 +42,7 @@ def test_preflight(sample_index: Path, make_app: Callable[..., Flask]) -> None:
     response = client.options("/v1/search?q=x", headers=PREFLIGHT)
     assert response.status_code == 204
     assert response.headers["Access-Control-Allow-Origin"] == APP
-    assert response.headers["Access-Control-Allow-Methods"] == "GET, HEAD, OPTIONS"
+    assert response.headers["Access-Control-Allow-Methods"] == "GET, HEAD, POST, DELETE, OPTIONS"
     assert "X-Request-ID" in response.headers["Access-Control-Allow-Headers"]
     assert response.headers["Access-Control-Max-Age"] == "600"
     refused = client.options("/v1/search", headers={**PREFLIGHT, "Origin": "https://evil.example"})
@@ -68,3 +68,30 @@ def test_the_variable_is_parsed_and_checked() -> None:
 def test_bad_origins_are_refused_naming_the_variable(value: str) -> None:
     with pytest.raises(ConfigError, match="^FEEDSIFT_CORS_ORIGINS="):
         Settings.from_env({"FEEDSIFT_CORS_ORIGINS": value})
+
+
+def test_a_browser_app_on_a_configured_origin_can_use_the_write_api(built_index: Path,
+                                                                   make_app: Callable[..., Flask]) -> None:
+    token = "cors-write-token-0123456789abcdef"
+    client = make_app(built_index, cors_origins=(APP,), api_token=token).test_client()
+    for method, path in (("POST", "/v1/items"), ("DELETE", "/v1/items/cors-1"), ("POST", "/v1/feeds")):
+        preflight = client.options(path, headers={
+            "Origin": APP, "Access-Control-Request-Method": method,
+            "Access-Control-Request-Headers": "authorization, content-type"})
+        assert preflight.status_code == 204
+        assert preflight.headers["Access-Control-Allow-Origin"] == APP
+        assert method in preflight.headers["Access-Control-Allow-Methods"].split(", ")
+        allowed = {h.lower() for h in preflight.headers["Access-Control-Allow-Headers"].split(", ")}
+        assert {"authorization", "content-type"} <= allowed
+    auth = {"Origin": APP, "Authorization": f"Bearer {token}"}
+    posted = client.post("/v1/items", json=[{"id": "cors-1", "title": "Cross-origin write",
+                                             "link": "https://x.example/1"}], headers=auth)
+    assert posted.status_code == 200 and posted.headers["Access-Control-Allow-Origin"] == APP
+    deleted = client.delete("/v1/items/cors-1", headers=auth)
+    assert deleted.status_code == 204 and deleted.headers["Access-Control-Allow-Origin"] == APP
+    added = client.post("/v1/feeds", json={"url": "https://feeds.example.org/a.xml"}, headers=auth)
+    assert added.status_code == 201 and "Location" in added.headers["Access-Control-Expose-Headers"]
+    # Another origin's preflight gets no CORS headers, so its browser refuses the write.
+    other = client.options("/v1/items", headers={"Origin": "https://evil.example",
+                                                 "Access-Control-Request-Method": "POST"})
+    assert "Access-Control-Allow-Origin" not in other.headers
