@@ -12,6 +12,10 @@ from index.model import FeedItem, ParsedInput
 
 # Ids given by the caller become URL path segments (/v1/items/{id}), so they must be path-safe.
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._:~-]{1,128}$")
+# The keys a record may carry (README, openapi.yaml's ItemRecord); any other is ignored, and reported.
+KNOWN_KEYS = frozenset({"id", "guid", "title", "summary", "link", "source", "published", "authors", "tags"})
+# How many unknown keys a warning names before it says how many more there were.
+_NAMED_KEYS = 10
 
 
 def looks_like_jsonl(text: str) -> bool:
@@ -23,22 +27,36 @@ def looks_like_jsonl(text: str) -> bool:
 
 
 def parse_jsonl(text: str, *, source: str | None = None) -> ParsedInput:
-    """Parse JSON Lines: each object needs ``title``; ``summary``, ``link``, ``id``, ``source``,
-    ``published``, ``authors`` and ``tags`` are optional. ``source`` overrides every line's source."""
+    """Parse JSON Lines: each object needs ``title``; ``summary``, ``link``, ``id``, ``guid``,
+    ``source``, ``published``, ``authors`` and ``tags`` are optional. ``source`` overrides every line's
+    source. Keys besides these are ignored, and named once in a warning with the first line of each."""
     result = ParsedInput()
-    for number, outcome in parse_lines(text, source=source):
+    unknown: dict[str, int] = {}
+    for number, outcome in parse_lines(text, source=source, unknown=unknown):
         if isinstance(outcome, str):
             result.errors.append(f"line {number}: {outcome}")
         else:
             result.items.append(outcome)
+    if unknown:
+        result.warnings.append(unknown_keys_warning(unknown))
     return result
 
 
-def parse_lines(text: str, *, source: str | None = None) -> Iterator[tuple[int, FeedItem | str]]:
+def unknown_keys_warning(unknown: dict[str, int]) -> str:
+    """Return the one warning for the keys no item field has, given each one's first line."""
+    named = [f"'{key}' (line {line})" for key, line in list(unknown.items())[:_NAMED_KEYS]]
+    more = len(unknown) - len(named)
+    listed = ", ".join(named) + (f" and {more} more" if more else "")
+    return f"ignored keys that are not item fields: {listed}; the fields are {', '.join(sorted(KNOWN_KEYS))}"
+
+
+def parse_lines(text: str, *, source: str | None = None,
+                unknown: dict[str, int] | None = None) -> Iterator[tuple[int, FeedItem | str]]:
     """Yield (line number, the item or why the line is not one) for every non-blank line of JSON Lines.
 
     Lines end at ``\n`` only (a ``\r`` before it is dropped): ``str.splitlines`` would also split at
     U+2028 and other separators that JSON allows unescaped inside strings, cutting a valid record apart.
+    ``unknown`` collects each key that is not an item field, with the first line that has it.
     """
     for number, line in enumerate(text.split("\n"), start=1):
         if not line.strip():
@@ -48,6 +66,9 @@ def parse_lines(text: str, *, source: str | None = None) -> Iterator[tuple[int, 
         except json.JSONDecodeError as exc:
             yield number, f"not valid JSON ({exc.msg} at column {exc.colno})"
             continue
+        if unknown is not None and isinstance(record, dict):
+            for key in record.keys() - KNOWN_KEYS:
+                unknown.setdefault(str(key), number)
         yield number, parse_record(record, source=source)
 
 
@@ -68,7 +89,7 @@ def parse_record(record: Any, *, source: str | None = None) -> FeedItem | str:
         guid=record.get("guid"),
         item_id=str(record["id"]) if record.get("id") is not None else None,
         authors=_strings(record.get("authors")),
-        tags=_strings(record.get("tags")),
+        tags=_tags(record.get("tags")),
     )
 
 
@@ -104,6 +125,12 @@ def _check(record: Any) -> str | None:
         if parse_date(record["published"]) is None:
             return "'published' is not an ISO 8601 or RFC 822 date"
     return None
+
+
+def _tags(value: Any) -> list[str]:
+    # Tags are often written as one comma-separated string ("x, y"); a comma is never part of a tag
+    # (the index keeps an item's tags comma-separated, and turned "x,y" into the one tag "x y").
+    return [tag.strip() for text in _strings(value) for tag in text.split(",") if tag.strip()]
 
 
 def _strings(value: Any) -> list[str]:

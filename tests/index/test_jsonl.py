@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 
 from index.ingest.jsonl import parse_jsonl
@@ -64,3 +65,32 @@ def test_title_of_markup_alone_is_reported() -> None:
     parsed = parse_jsonl('{"title": "<svg onload=alert(1)></svg>", "summary": "x"}\n{"title": "ok"}')
     assert [i.title for i in parsed.items] == ["ok"]
     assert parsed.errors == ["line 1: 'title' has no text once its HTML is removed"]
+
+
+def test_unknown_keys_are_reported_once_per_input_and_the_items_kept() -> None:
+    parsed = parse_jsonl("\n".join([
+        json.dumps({"title": "One", "url": "https://x.example/1", "tag": "a"}),
+        json.dumps({"title": "Two", "url": "https://x.example/2"}),
+        json.dumps({"title": "Three", "body": "text"}),
+    ]))
+    assert [i.title for i in parsed.items] == ["One", "Two", "Three"]
+    assert not parsed.errors
+    assert len(parsed.warnings) == 1
+    warning = parsed.warnings[0]
+    assert warning.startswith("ignored keys that are not item fields: ")
+    assert "'url' (line 1)" in warning and "'tag' (line 1)" in warning and "'body' (line 3)" in warning
+    assert warning.count("'url'") == 1
+    assert warning.endswith("the fields are authors, guid, id, link, published, source, summary, tags, title")
+
+
+def test_documented_keys_give_no_warning() -> None:
+    record = {"id": "k-1", "guid": "g", "title": "T", "summary": "S", "link": "https://x.example/",
+              "source": "S", "published": "2026-01-01", "authors": ["A"], "tags": ["t"]}
+    assert parse_jsonl(json.dumps(record)).warnings == []
+
+
+def test_comma_separated_tags_are_split() -> None:
+    lines = [{"title": "A", "tags": "x,y"}, {"title": "B", "tags": " ml , nlp ,, "},
+             {"title": "C", "tags": ["x,y", "z"]}, {"title": "D", "tags": "single"}]
+    parsed = parse_jsonl("\n".join(json.dumps(r) for r in lines))
+    assert [list(i.tags) for i in parsed.items] == [["x", "y"], ["ml", "nlp"], ["x", "y", "z"], ["single"]]
