@@ -24,7 +24,7 @@ from index.errors import QueryError
 from index.model import MAX_WINDOW, Hit, Page
 from service import errors
 from service.engine import current_engine
-from service.schemas import MAX_SIMILAR, SearchArgs, load_args, web_link
+from service.schemas import MAX_SIMILAR, MAX_SOURCES, SearchArgs, load_args, web_link
 
 bp = Blueprint("pages", __name__, template_folder="templates", static_folder="static",
                static_url_path="/static")
@@ -54,7 +54,10 @@ class SearchView:
     """What the search template needs: the request's parameters and links that change one of them."""
 
     def __init__(self, args: MultiDict[str, str]) -> None:
-        self.args = MultiDict([(k, v) for k, v in args.items(multi=True) if k in PAGE_PARAMS and v])
+        # A form's blank fields are ignored, but not so as to slip more sources past the limit.
+        keep_blank = {"source"} if len(args.getlist("source")) > MAX_SOURCES else set()
+        self.args = MultiDict([(k, v) for k, v in args.items(multi=True)
+                               if k in PAGE_PARAMS and (v or k in keep_blank)])
         self.q = self.args.get("q", "")
         self.sources = self.args.getlist("source")
         self.sort = self.args.get("sort", "relevance")

@@ -240,3 +240,13 @@ def test_the_last_page_has_no_next_link(tmp_path: Path, make_app: Callable[..., 
     assert "Page 1 of 30" in page(client, "/?q=platypus&per_page=1")
     html = page(client, "/?q=platypus&per_page=1&page=30")
     assert not any(t.startswith("Next") for _, t, _ in links(html).anchors)
+
+
+def test_blank_fields_are_ignored_but_do_not_slip_sources_past_the_limit(client: FlaskClient) -> None:
+    blank = client.get("/?q=learning&since=&until=&sort=&match=&page=&per_page=&source=")
+    assert blank.status_code == 200
+    assert blank.get_data() == client.get("/?q=learning").get_data()
+    too_many = "&".join(["source=Gradient+Notes"] * 20 + ["source="])
+    refused = client.get(f"/?{too_many}")
+    assert refused.status_code == 400 and refused.mimetype == "text/html"
+    assert "<p>source: " in refused.get_data(as_text=True)
