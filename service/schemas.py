@@ -129,6 +129,9 @@ class SearchBody(SearchArgs):
     """
 
     q = fields.String(load_default="", validate=validate.Length(max=MAX_QUERY_CHARS))
+    # A member given as null is refused, as the spec's types say; one left out keeps its default.
+    since = UtcDateTime(load_default=None, allow_none=False)
+    until = UtcDateTime(end_of_day=True, load_default=None, allow_none=False)
 
 
 class SourcesArgs(ArgsSchema):
