@@ -193,6 +193,11 @@ def test_an_input_error_is_a_400_problem_saying_what_is_wrong(tmp_path: Path,
     ("learning~10", "Fuzzy distance 10 is over the limit of 2: 'learning~10'."),
     ("title:learning~3/1", "Fuzzy distance 3 is over the limit of 2: 'title:learning~3'."),
     ("the of and", "The query has no searchable words (only stop words or punctuation)."),
+    # Sentences are read leniently (unpaired quotes as punctuation), but not these.
+    ('what does "reinforcement learning~9 mean for small robots', "Fuzzy distance 9 is over the limit of 2: "
+                                                                  "'learning~9'."),
+    ("papers about robots NOT NOT about reward shaping",
+     "NOT at position 21 is followed by NOT: put the word, phrase or group to leave out right after NOT."),
 ])
 def test_a_query_the_parser_cannot_take_says_what_is_wrong(client: FlaskClient, q: str, detail: str) -> None:
     body = assert_problem(client.get("/v1/search", query_string={"q": q}), 400, "invalid-query", param="q")
