@@ -35,9 +35,10 @@ def render_highlight(fragment: str, *, color: bool) -> str:
 
 def _hit_json(hit: Hit) -> dict[str, Any]:
     published = format_utc(hit.published) if hit.published else None
+    first_seen = format_utc(hit.first_seen) if hit.first_seen else None
     return {
         "id": hit.id, "title": hit.title, "link": hit.link, "source": hit.source, "published": published,
-        "score": hit.score, "snippet": hit.snippet, "highlights": hit.highlights,
+        "first_seen": first_seen, "score": hit.score, "snippet": hit.snippet, "highlights": hit.highlights,
     }
 
 

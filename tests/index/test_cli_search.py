@@ -61,8 +61,8 @@ def test_json_output_and_source_filter(sample_index: Path) -> None:
     body = json.loads(result.stdout)
     assert body["total"] > 0 and body["hits"]
     assert {hit["source"] for hit in body["hits"]} == {"Gradient Notes"}
-    assert set(body["hits"][0]) == {"id", "title", "link", "source", "published", "score", "snippet",
-                                    "highlights"}
+    assert set(body["hits"][0]) == {"id", "title", "link", "source", "published", "first_seen", "score",
+                                    "snippet", "highlights"}
     assert "<mark>" in body["hits"][0]["highlights"]["title"] + body["hits"][0]["highlights"]["summary"]
 
 

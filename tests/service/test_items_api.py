@@ -49,8 +49,8 @@ def test_similar_items_never_include_the_item_itself(client: FlaskClient) -> Non
     ids = [hit["id"] for hit in body["hits"]]
     assert ids and "extra-004" not in ids
     assert len(ids) == len(set(ids)) <= 10
-    assert list(body["hits"][0]) == ["id", "title", "link", "source", "published", "score", "snippet",
-                                     "highlights"]
+    assert list(body["hits"][0]) == ["id", "title", "link", "source", "published", "first_seen", "score",
+                                     "snippet", "highlights"]
     scores = [hit["score"] for hit in body["hits"]]
     assert scores == sorted(scores, reverse=True)
 
