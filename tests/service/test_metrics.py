@@ -50,7 +50,7 @@ def test_requests_are_counted_by_endpoint_and_status_with_latencies(client: Flas
     assert client.get("/v1/items/extra-001").status_code == 200
     assert client.get("/v1/items/nope").status_code == 404
     assert client.get("/no/such/path").status_code == 404
-    assert client.post("/v1/search").status_code == 405
+    assert client.put("/v1/search").status_code == 405
     after = scrape(client)
     assert count(after, "/v1/search", "200") - count(before, "/v1/search", "200") == 3
     assert count(after, "/v1/search", "400") - count(before, "/v1/search", "400") == 1
@@ -58,7 +58,7 @@ def test_requests_are_counted_by_endpoint_and_status_with_latencies(client: Flas
     assert count(after, "/v1/items/<item_id>", "200") - count(before, "/v1/items/<item_id>", "200") == 1
     assert count(after, "/v1/items/<item_id>", "404") - count(before, "/v1/items/<item_id>", "404") == 1
     assert count(after, "unmatched", "404") - count(before, "unmatched", "404") == 1
-    assert count(after, "unmatched", "405", "POST") - count(before, "unmatched", "405", "POST") == 1
+    assert count(after, "unmatched", "405", "PUT") - count(before, "unmatched", "405", "PUT") == 1
     assert count(after, "/metrics", "200") - count(before, "/metrics", "200") == 1
     key = ("feedsift_http_request_duration_seconds_count", (("endpoint", "/v1/search"),))
     assert after[key] - before.get(key, 0.0) == 4
