@@ -50,7 +50,9 @@ SIMILAR_TERMS = 12
 
 
 _Method = TypeVar("_Method", bound=Callable[..., Any])
-READ_ATTEMPTS = 3
+# Tries at one read while commits in other processes replace the files it reads: the one retry loop
+# for opening and reading alike (store and view raise a torn read at once).
+READ_ATTEMPTS = 4
 
 
 def _retry_torn_reads(method: _Method) -> _Method:
@@ -65,6 +67,8 @@ def _retry_torn_reads(method: _Method) -> _Method:
                 if attempt == READ_ATTEMPTS - 1:
                     raise
                 self._drop_view()
+                # The commit that tore this read is usually finishing its rename: give it a moment.
+                time.sleep(0.005 * (attempt + 1))
         raise AssertionError("unreachable")
 
     return cast(_Method, wrapper)
@@ -76,18 +80,16 @@ class SearchIndex:
     def __init__(self, root: str | os.PathLike[str], *, check_interval: float = 0.5) -> None:
         self.store = IndexStore(root)
         self.check_interval = check_interval
+        # Guards the view and its user counts only, never held while files are opened or read.
         self._lock = threading.Lock()
+        # Held by the one thread that checks for a change and opens a fresh view.
+        self._opening = threading.Lock()
         self._view: View | None = None
         self._checked = 0.0
         self._stamp: int | None = None
 
     def close(self) -> None:
-        with self._lock:
-            if self._view is not None:
-                self._view.retired = True
-                if self._view.users == 0:
-                    self._view.close()
-                self._view = None
+        self._drop_view()
 
     def invalidate(self) -> None:
         """Make the next read check whether the index changed, however recently it was checked.
@@ -101,18 +103,13 @@ class SearchIndex:
     def _drop_view(self) -> None:
         """Forget the open view so the next read opens a fresh one."""
         with self._lock:
-            view = self._view
+            view, self._view = self._view, None
             if view is not None:
-                view.retired = True
-                if view.users == 0:
-                    view.close()
-            self._view = None
+                _retire(view)
 
     @contextmanager
     def _use(self) -> Iterator[View]:
-        with self._lock:
-            view = self._fresh_view()
-            view.users += 1
+        view = self._acquire()
         try:
             yield view
         finally:
@@ -121,31 +118,56 @@ class SearchIndex:
                 if view.retired and view.users == 0:
                     view.close()
 
-    def _fresh_view(self) -> View:
-        now = time.monotonic()
-        view = self._view
-        # One stat per read: a write by any process moves the stamp, so the next read after its answer
-        # sees it; the interval is the fallback for an index whose writers leave no stamp.
+    def _acquire(self) -> View:
+        """Return the view to read from, counted as in use, reopening it first when the index changed.
+
+        One ``stat`` per read: a write by any process moves the store's changed stamp, so the next read
+        after its answer sees it; the interval is the fallback for an index whose writers leave no
+        stamp. Checking further and opening a view (up to seconds at 100k items) happen under
+        ``_opening``, never under the process-wide lock, so a thread whose view is current, or that
+        is finishing a read, never waits for them; a thread due for a check waits for the one in
+        progress instead of reading a view it may find stale.
+        """
         stamp = self.store.changed_stamp()
-        if view is not None and stamp == self._stamp and now - self._checked < self.check_interval:
-            return view
-        self._checked = now
-        if view is not None:
-            try:
-                same = self.store.current_path() == view.path and view.searcher.up_to_date()
-            except IndexMissingError:
-                same = True  # the index went away under us; keep serving what we have open
-            if same:
-                self._stamp = stamp
+        with self._lock:
+            view = self._view
+            if view is not None and self._current(stamp):
+                view.users += 1
                 return view
-        fresh = open_view(self.store)
-        self._stamp = stamp
-        if view is not None:
-            view.retired = True
-            if view.users == 0:
-                view.close()
-        self._view = fresh
-        return fresh
+        with self._opening:
+            return self._refresh(stamp)
+
+    def _current(self, stamp: int | None) -> bool:
+        return stamp == self._stamp and time.monotonic() - self._checked < self.check_interval
+
+    def _refresh(self, stamp: int | None) -> View:
+        """With ``_opening`` held: reopen the view if the index changed, and return it counted as in use."""
+        with self._lock:
+            view = self._view
+            if view is not None and self._current(stamp):
+                view.users += 1  # another thread checked while this one waited
+                return view
+            seen = self._checked
+        checked = time.monotonic()
+        if view is not None and self._same(view):
+            fresh = view
+        else:
+            fresh = open_view(self.store)
+        with self._lock:
+            if self._checked == seen:  # else invalidate() came meanwhile: the next read checks again
+                self._checked = checked
+            self._stamp = stamp
+            old, self._view = self._view, fresh
+            if old is not None and old is not fresh:
+                _retire(old)
+            fresh.users += 1
+            return fresh
+
+    def _same(self, view: View) -> bool:
+        try:
+            return self.store.current_path() == view.path and bool(view.searcher.up_to_date())
+        except IndexMissingError:
+            return True  # the index went away under us; keep serving what we have open
 
     # -- search --------------------------------------------------------------------------------
 
@@ -310,23 +332,26 @@ class SearchIndex:
     def sources(self, q: str | None = None) -> tuple[list[SourceCount], int]:
         """Return every source with its item count and newest date (over a query's matches if given)."""
         with self._use() as view:
-            parsed = self._parse(view, q, match_all=False) if q and q.strip() else None
-            docs = self._matches(view, parsed).docs
-            counts = np.bincount(view.source_ord[docs], minlength=len(view.source_names))
-            newest = np.full(len(view.source_names), np.iinfo(np.int64).min, dtype=np.int64)
-            np.maximum.at(newest, view.source_ord[docs], view.sort_date[docs])
-            rows = [
-                SourceCount(name=name, count=int(counts[i]), newest=from_timestamp(int(newest[i])))
-                for i, name in enumerate(view.source_names) if counts[i]
-            ]
-            rows.sort(key=lambda r: (-r.count, r.name))
-            return rows, int(docs.size)
+            return self._sources(view, q)
+
+    def _sources(self, view: View, q: str | None) -> tuple[list[SourceCount], int]:
+        parsed = self._parse(view, q, match_all=False) if q and q.strip() else None
+        docs = self._matches(view, parsed).docs
+        counts = np.bincount(view.source_ord[docs], minlength=len(view.source_names))
+        newest = np.full(len(view.source_names), np.iinfo(np.int64).min, dtype=np.int64)
+        np.maximum.at(newest, view.source_ord[docs], view.sort_date[docs])
+        rows = [
+            SourceCount(name=name, count=int(counts[i]), newest=from_timestamp(int(newest[i])))
+            for i, name in enumerate(view.source_names) if counts[i]
+        ]
+        rows.sort(key=lambda r: (-r.count, r.name))
+        return rows, int(docs.size)
 
     @_retry_torn_reads
     def stats(self) -> IndexStats:
         """Return item counts overall and per source, the size on disk and the time of the last write."""
-        rows, total = self.sources()
         with self._use() as view:
+            rows, total = self._sources(view, None)
             path = view.path
         size = 0
         newest_mtime = 0.0
@@ -368,6 +393,13 @@ class SearchIndex:
                 if stamp is not None:
                     found[item_id] = stamp
             return found
+
+
+def _retire(view: View) -> None:
+    """Mark a view replaced (call with the lock held); it closes once its last reader is done."""
+    view.retired = True
+    if view.users == 0:
+        view.close()
 
 
 def _select(found: Matches, mask: np.ndarray[Any, Any]) -> Matches:

@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import os
@@ -34,13 +35,11 @@ META_FILE = "feedsift.json"
 CURRENT = "current"
 LOCK_FILE = "writer.lock"
 CHANGED_FILE = "changed"
-# Tries at opening an index whose files a concurrent commit may be replacing.
-OPEN_ATTEMPTS = 5
-
 
 # What a reader sees when another process's commit or merge deletes or replaces index files under it:
 # a vanished file, a table of contents or posting block cut short. Reading again from a freshly opened
-# index finds the files that replaced them.
+# index finds the files that replaced them; the reader (``reader.SearchIndex``) is the one place that
+# tries again, so attempts never multiply through nested retries.
 TORN_READS: tuple[type[BaseException], ...] = (
     FileNotFoundError, zlib.error, EOFError, struct.error, pickle.UnpicklingError,
 )
@@ -100,22 +99,22 @@ class IndexStore:
         except OSError:
             pass  # readers without the stamp still check every reopen interval
 
-    def open(self) -> Any:
-        """Open the live generation, checking that its schema version is the one this code reads."""
-        path = self.current_path()
+    def open(self, path: Path | None = None) -> Any:
+        """Open a generation (the live one unless ``path`` names one), checking its schema version.
+
+        A caller that also reads files beside the index (posting arrays) passes the ``path`` it
+        resolved once, so a swap in between cannot make it open one generation and read another's.
+        A torn read (one of :data:`TORN_READS`: a commit in another process deleted or rewrote the
+        table of contents being opened) is raised as it is, for the caller to try again once.
+        """
+        path = self.current_path() if path is None else path
         check_version(path)
-        for attempt in range(OPEN_ATTEMPTS):
-            try:
-                return whoosh_index.open_dir(str(path))
-            except TORN_READS as exc:
-                # Whoosh lists the tables of contents, then opens the newest; a commit in another
-                # process in between deletes or rewrites it, and the next try finds its successor.
-                if attempt == OPEN_ATTEMPTS - 1:
-                    raise IndexMissingError(f"cannot open the index at {path}: {exc}") from None
-                time.sleep(0.01 * (attempt + 1))
-            except (OSError, whoosh_index.EmptyIndexError) as exc:
-                raise IndexMissingError(f"cannot open the index at {path}: {exc}") from None
-        raise AssertionError("unreachable")
+        try:
+            return whoosh_index.open_dir(str(path))
+        except TORN_READS:
+            raise
+        except (OSError, whoosh_index.EmptyIndexError) as exc:
+            raise IndexMissingError(f"cannot open the index at {path}: {exc}") from None
 
     def create_generation(self) -> tuple[Path, Any]:
         """Create an empty generation beside the live one (not yet live) and return it open."""
@@ -131,35 +130,58 @@ class IndexStore:
             raise
         return path, ix
 
-    def make_live(self, path: Path) -> None:
-        """Point ``current`` at a generation in one atomic rename, then drop generations no one needs."""
+    def live_name(self) -> str | None:
+        """Return the name of the generation ``current`` points at, or None when there is none."""
         try:
-            previous: str | None = os.readlink(self.current_link)
+            return os.readlink(self.current_link)
         except OSError:
-            previous = None
+            return None
+
+    def make_live(self, path: Path) -> None:
+        """Point ``current`` at a generation in one atomic rename, then drop generations no one needs.
+
+        Once the rename is done the new generation is live whatever fails after it (the directory's
+        fsync, pruning): an exception from those steps still leaves ``current`` pointing at a whole
+        index, and :meth:`discard` and :meth:`prune` refuse to delete the generation it points at.
+        """
+        previous = self.live_name()
         tmp = self.root / f".{CURRENT}.{os.getpid()}"
         if tmp.is_symlink() or tmp.exists():
             tmp.unlink()
         os.symlink(path.name, tmp)
-        os.replace(tmp, self.current_link)
+        try:
+            os.replace(tmp, self.current_link)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+            raise
         _fsync_dir(self.root)
         self.prune(keep=path, previous=previous)
 
     def prune(self, *, keep: Path, previous: str | None = None) -> None:
-        """Delete every generation but the live one and ``previous``, the one live before it.
+        """Delete every generation but the live one, ``keep`` and ``previous`` (the one live before).
 
         The one before is kept a while because a reader that opened it just before the swap may still
         be reading its files. Every other one is a generation that an earlier swap retired or that a
         killed rebuild left half-built (choosing by age would keep that one and delete the one readers
-        use). Only called with the writer lock held, so no generation being built is in use.
+        use). Only called with the writer lock held, so no generation being built is in use. What
+        ``current`` points at is read again here, never assumed: it is the one thing never deleted.
         """
+        spared = {keep.name, previous, self.live_name()}
         for gen in self.root.glob("gen-*"):
-            if gen.is_dir() and gen.name not in (keep.name, previous):
+            if gen.is_dir() and gen.name not in spared:
                 shutil.rmtree(gen, ignore_errors=True)
 
-    def discard(self, path: Path) -> None:
-        """Delete a generation that never went live (a failed rebuild)."""
+    def discard(self, path: Path) -> bool:
+        """Delete a generation that never went live (a failed rebuild); return whether it was deleted.
+
+        A generation that ``current`` points at is never deleted: a rebuild that failed after its swap
+        (an fsync, say) has a live index, and deleting it would leave ``current`` pointing at nothing.
+        """
+        if self.live_name() == path.name:
+            return False
         shutil.rmtree(path, ignore_errors=True)
+        return True
 
     @contextmanager
     def write_lock(self, timeout: float = 30.0) -> Iterator[None]:

@@ -6,25 +6,37 @@ and suggestions read these arrays instead of asking Whoosh per document.
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import numpy as np
+from whoosh.reading import EmptyReader, MultiReader, SegmentReader
+from whoosh.searching import Searcher
 
 from index.search.whoosh.scoring import Scorer, weighting
-from index.search.whoosh.store import TORN_READS, IndexStore
-
-# Tries at opening a view while commits may delete the files it is opening.
-OPEN_ATTEMPTS = 5
+from index.search.whoosh.store import IndexStore
 
 
 class View:
     """One opened searcher and the per-document arrays built from it."""
 
     def __init__(self, store: IndexStore) -> None:
+        # The generation is resolved once: the searcher and the posting arrays beside its segments
+        # must come from the same one, even when a rebuild swaps ``current`` while this view opens.
         self.path = store.current_path()
-        self.ix = store.open()
-        self.searcher = self.ix.searcher(weighting=weighting())
+        self.ix = store.open(self.path)
+        try:
+            self.searcher = open_searcher(self.ix, weighting=weighting())
+        except BaseException:
+            self.ix.close()
+            raise
+        try:
+            self._build()
+        except BaseException:
+            # A torn read while the arrays are read: the searcher's open files must not outlive it.
+            self.close()
+            raise
+
+    def _build(self) -> None:
         # The searcher's own schema: ``ix.schema`` re-reads the newest table of contents on every use,
         # which a concurrent commit may just have deleted (FileNotFoundError mid-search).
         self.schema = self.searcher.schema
@@ -77,17 +89,33 @@ class View:
         self.ix.close()
 
 
-def open_view(store: IndexStore) -> View:
-    """Open a view, trying again when a commit deletes the segment files being opened.
 
-    A commit in another process between reading the table of contents and opening its segments may
-    merge and delete them; the next try reads the newer table (store.open retries its own step).
+def open_view(store: IndexStore) -> View:
+    """Open a view of the live generation; a torn read is raised for the reader's one retry loop."""
+    return View(store)
+
+
+def open_searcher(ix: Any, **options: Any) -> Any:
+    """Open a searcher over the newest commit of ``ix`` in one try, closing what it opened if it fails.
+
+    Whoosh's own ``ix.searcher()`` tries ten times, 50 ms apart, when a file vanishes, and each
+    failed try leaves the segment readers it had opened to the garbage collector: their files stay
+    open (and a deleted file's space in use) until then. Here a failure closes them and is raised
+    at once, for the reader's one retry loop.
     """
-    for attempt in range(OPEN_ATTEMPTS):
-        try:
-            return View(store)
-        except TORN_READS:
-            if attempt == OPEN_ATTEMPTS - 1:
-                raise
-            time.sleep(0.01 * (attempt + 1))
-    raise AssertionError("unreachable")
+    toc = ix._read_toc()
+    readers: list[Any] = []
+    try:
+        for segment in toc.segments:
+            readers.append(SegmentReader(ix.storage, toc.schema, segment, generation=toc.generation))
+    except BaseException:
+        for opened in readers:
+            opened.close()
+        raise
+    if not readers:
+        reader: Any = EmptyReader(toc.schema)
+    elif len(readers) == 1:
+        reader = readers[0]
+    else:
+        reader = MultiReader(readers, generation=toc.generation)
+    return Searcher(reader, fromindex=ix, **options)

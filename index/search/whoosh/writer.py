@@ -189,9 +189,13 @@ def rebuild(
             _write_posting_arrays(ix)
             ix.close()
             store.make_live(path)
-        except BaseException:
+        except BaseException as exc:
             ix.close()
-            store.discard(path)
+            if not store.discard(path) and isinstance(exc, OSError):
+                # The swap itself happened: the new index is whole and live, only a step after it failed.
+                raise IndexWriteError(
+                    f"the rebuilt index at {path} is live, but a step after the swap failed: {exc}"
+                ) from exc
             raise
     total.committed_ids.extend(seen)
     return total
