@@ -76,14 +76,32 @@ def list_feeds(index_dir: str, as_json: bool) -> None:
     """List the registered feeds with their health."""
     with _registry(index_dir) as registry:
         registered = registry.list()
+    counts = _indexed_counts(index_dir) if registered else {}
     if as_json:
-        click.echo(json.dumps([feed.to_dict() for feed in registered], indent=2))
+        click.echo(json.dumps([{**feed.to_dict(), "indexed_items": counts.get(feed.name, 0)}
+                               for feed in registered], indent=2))
         return
     if not registered:
         click.echo("no feeds registered; add one with `feedsift feeds add URL`")
         return
     for feed in registered:
-        click.echo(_describe(feed))
+        click.echo(_describe(feed, counts.get(feed.name, 0)))
+
+
+def _indexed_counts(index_dir: str) -> dict[str, int]:
+    """Return how many items the index holds per source name (nothing when there is no index yet).
+
+    A feed's count is read from the index rather than from its last parse: after a rebuild, or when
+    items were deleted, the registry's own number would say what the index no longer holds.
+    """
+    engine = open_cli_engine(index_dir)
+    try:
+        rows, _ = engine.sources()
+    except FeedsiftError:
+        return {}
+    finally:
+        engine.close()
+    return {row.name: row.count for row in rows}
 
 
 @feeds.command("remove")
@@ -254,11 +272,11 @@ def _summary(results: list[PollResult]) -> str:
     )
 
 
-def _describe(feed: Feed) -> str:
+def _describe(feed: Feed, indexed: int) -> str:
     state = "disabled" if not feed.enabled else str(feed.last_status or "new")
     next_poll = _when(feed.next_poll) if feed.enabled else "-"
     lines = [
-        f"{feed.id:>4}  {state:<8}  {feed.item_count:>5} items  next {next_poll}  {feed.url}"
+        f"{feed.id:>4}  {state:<8}  {indexed:>5} items  next {next_poll}  {feed.url}"
         + (f"  ({feed.source})" if feed.source else "")
     ]
     if feed.last_error:

@@ -15,7 +15,11 @@ from index.errors import FeedsiftError, InputError
 from index.ingest.load import load_input
 from index.model import FeedItem, WriteReport
 from index.search.whoosh.store import IndexStore
-from index.search.whoosh.writer import rebuild
+from index.search.whoosh.writer import DEFAULT_BATCH, rebuild
+
+# Items read before a write: `add` of many inputs writes in batches of about this many, each under the
+# writer lock only while it is written (the writer's own commit size, so no extra commits).
+ADD_BATCH = DEFAULT_BATCH
 
 
 @dataclass
@@ -41,6 +45,22 @@ def _items(inputs: tuple[str, ...], source: str | None, outcome: _Outcome) -> It
         outcome.record_errors += len(parsed.errors)
         outcome.read += len(parsed.items)
         yield from parsed.items
+
+
+def _batches(inputs: tuple[str, ...], source: str | None, outcome: _Outcome) -> Iterator[list[FeedItem]]:
+    """Yield the items of whole inputs, read, fetched and parsed before any write, ADD_BATCH at a time.
+
+    Each batch is written under the writer lock only once it is in hand, so a slow URL never holds
+    the lock that API writes and the poller wait for.
+    """
+    batch: list[FeedItem] = []
+    for item in _items(inputs, source, outcome):
+        batch.append(item)
+        if len(batch) >= ADD_BATCH:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
 
 
 @contextmanager
@@ -75,10 +95,12 @@ def _report(report: WriteReport, outcome: _Outcome) -> int:
 def add(index_dir: str, source: str | None, inputs: tuple[str, ...]) -> None:
     """Add or update the items of INPUTS (files, http(s) URLs, or - for stdin)."""
     outcome = _Outcome()
+    report = WriteReport()
     engine = open_cli_engine(index_dir)
     try:
         with _progress(sys.stderr.isatty()) as progress:
-            report = engine.upsert(_items(inputs, source, outcome), progress=progress)
+            for batch in _batches(inputs, source, outcome):
+                report.merge(engine.upsert(batch, progress=progress))
     except FeedsiftError as exc:
         raise click.ClickException(str(exc)) from None
     finally:
@@ -89,21 +111,31 @@ def add(index_dir: str, source: str | None, inputs: tuple[str, ...]) -> None:
 @click.command(name="rebuild")
 @index_dir_option
 @click.option("--source", help="Source name for every item of these inputs (overrides the feed's own).")
+@click.option("--allow-partial", is_flag=True,
+              help="Swap in an index built from the inputs that could be read even if others failed.")
 @click.argument("inputs", nargs=-1, required=True)
-def rebuild_command(index_dir: str, source: str | None, inputs: tuple[str, ...]) -> None:
+def rebuild_command(index_dir: str, source: str | None, allow_partial: bool, inputs: tuple[str, ...]) -> None:
     """Build a fresh index from INPUTS beside the live one, then swap it in.
 
-    If no input yields an item the live index is left as it is. Whoosh only: a Typesense collection is
-    rebuilt by `feedsift migrate --to typesense`.
+    If any input fails (or none yields an item) the live index is left as it is and the command exits
+    1, unless --allow-partial. Whoosh only: a Typesense collection is rebuilt by
+    `feedsift migrate --to typesense`.
     """
     if cli_settings().engine == "typesense":
         raise click.UsageError("rebuild works on the Whoosh index only (FEEDSIFT_ENGINE=typesense is set)")
     outcome = _Outcome()
     items = list(_items(inputs, source, outcome))
-    if not items:
-        for _spec, reason in outcome.failed:
-            click.echo(f"failed: {reason}", err=True)
-        raise click.ClickException("no items read; the live index is left unchanged")
+    if not items or (outcome.failed and not allow_partial):
+        for spec, reason in outcome.failed:
+            click.echo(f"failed: {reason}" if reason.startswith(spec) else f"failed: {spec}: {reason}",
+                       err=True)
+        if not items:
+            raise click.ClickException("no items read; the live index is left unchanged")
+        count = len(outcome.failed)
+        raise click.ClickException(
+            f"{count} input{'s' if count != 1 else ''} failed; the live index is left unchanged "
+            "(--allow-partial rebuilds from the inputs that were read)"
+        )
     try:
         with _progress(sys.stderr.isatty()) as progress:
             report = rebuild(IndexStore(index_dir), items, progress=progress)

@@ -126,11 +126,15 @@ def poll_feed(
     """
     options = options or PollOptions()
     rng = rng or random.Random()
+    # Validators are only worth sending when the index build that holds what they describe is still
+    # the live one: after a rebuild a 304 would keep the feed's items out of the new index for good.
+    generation = engine.generation()
+    current = feed.generation == generation
     try:
         fetched = fetch(
             feed.url,
-            etag=feed.etag,
-            last_modified=feed.last_modified,
+            etag=feed.etag if current else None,
+            last_modified=feed.last_modified if current else None,
             timeout=options.timeout,
             max_bytes=options.max_bytes,
             max_redirects=options.max_redirects,
@@ -157,7 +161,7 @@ def poll_feed(
         ttl = timedelta(minutes=feed.ttl_minutes) if feed.ttl_minutes else None
         done = registry.record_not_modified(
             feed.id, now=at, next_poll=at + _interval(options.interval, *hints, ttl),
-            etag=fetched.etag, last_modified=fetched.last_modified,
+            etag=fetched.etag, last_modified=fetched.last_modified, generation=generation,
         )
         warning = "; ".join(warnings) or None
         return PollResult(done, feed.url, "not_modified", 304, warning=warning, moved_to=moved_to)
@@ -178,10 +182,15 @@ def poll_feed(
     warning = "; ".join(warnings) or None
     at = now or _utcnow()
     ttl = timedelta(minutes=parsed.ttl_minutes) if parsed.ttl_minutes else None
+    # Read before the fetch and again now: if a rebuild swapped in between, which build holds these
+    # items is unknown, and the next poll fetches in full rather than trust the validators. Where
+    # there was no index before, this write made the one there is now.
+    after = engine.generation()
+    held_by = after if generation in (None, after) else None
     done = registry.record_success(
         feed.id, now=at, next_poll=at + _interval(options.interval, *hints, ttl), status=fetched.status,
         etag=fetched.etag, last_modified=fetched.last_modified, item_count=len(parsed.items),
-        title=parsed.title, ttl_minutes=parsed.ttl_minutes, warning=warning,
+        title=parsed.title, ttl_minutes=parsed.ttl_minutes, warning=warning, generation=held_by,
     )
     return PollResult(done, feed.url, "ok", fetched.status, report=report, warning=warning, moved_to=moved_to)
 

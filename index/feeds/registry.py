@@ -29,7 +29,8 @@ from defusedxml import ElementTree as SafeET
 from index.errors import DuplicateFeedError, FeedNotFoundError, FeedURLError, InputError, RegistryError
 
 REGISTRY_FILE = "feeds.sqlite3"
-SCHEMA_VERSION = 1
+# Version 2 added ``generation``: which index build a feed's validators belong to.
+SCHEMA_VERSION = 2
 DEFAULT_BUSY_TIMEOUT = 30.0
 # The namespace of the one attribute feedsift adds to OPML outlines (OPML 2.0 allows namespaced ones):
 # the source override, so that export then import gives back the same registry.
@@ -38,7 +39,7 @@ OPML_NS = "https://github.com/feedsift/feedsift#opml"
 _STAMP = "%Y-%m-%dT%H:%M:%S.%fZ"
 _COLUMNS = (
     "id, url, source, title, enabled, etag, last_modified, ttl_minutes, last_status, last_polled, "
-    "last_success, last_error, last_warning, consecutive_failures, next_poll, item_count, created"
+    "last_success, last_error, last_warning, consecutive_failures, next_poll, item_count, created, generation"
 )
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS feeds (
@@ -58,7 +59,8 @@ CREATE TABLE IF NOT EXISTS feeds (
     consecutive_failures INTEGER NOT NULL DEFAULT 0,
     next_poll            TEXT,
     item_count           INTEGER NOT NULL DEFAULT 0,
-    created              TEXT NOT NULL
+    created              TEXT NOT NULL,
+    generation           TEXT
 );
 CREATE INDEX IF NOT EXISTS feeds_due ON feeds (enabled, next_poll);
 CREATE TABLE IF NOT EXISTS poll_outcomes (
@@ -81,6 +83,8 @@ class Feed:
     ``source`` overrides the feed's own title as its items' source name; ``title`` is that own title
     as last seen. ``next_poll`` None means as soon as possible. ``item_count`` is how many items the
     last successful parse yielded. ``enabled`` turns false when the server answers 410 Gone.
+    ``generation`` names the index build that holds what ``etag`` and ``last_modified`` describe:
+    after a rebuild they describe items the live index may not have, and are not sent.
     """
 
     id: int
@@ -100,6 +104,7 @@ class Feed:
     next_poll: datetime | None
     item_count: int
     created: datetime
+    generation: str | None = None
 
     @property
     def name(self) -> str:
@@ -169,6 +174,9 @@ class Registry:
             # WAL is a property of the file, kept once set; readers then never block the writer.
             conn.execute("PRAGMA journal_mode=WAL")
             conn.executescript(_SCHEMA)
+            columns = {row["name"] for row in conn.execute("PRAGMA table_info(feeds)")}
+            if "generation" not in columns:  # a version 1 registry: its validators' build is unknown
+                conn.execute("ALTER TABLE feeds ADD COLUMN generation TEXT")
             conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     @classmethod
@@ -293,28 +301,31 @@ class Registry:
         title: str | None = None,
         ttl_minutes: int | None = None,
         warning: str | None = None,
+        generation: str | None = None,
     ) -> Feed:
-        """Record a fetched and parsed feed: new validators, a clean error slate, and its next poll."""
+        """Record a fetched and parsed feed: new validators (and the index build holding what they
+        describe), a clean error slate, and its next poll."""
         return self._update(
             feed_id,
             "last_status = ?, etag = ?, last_modified = ?, item_count = ?, title = COALESCE(?, title), "
             "ttl_minutes = ?, last_warning = ?, last_error = NULL, last_success = ?, "
-            "consecutive_failures = 0",
-            (status, etag, last_modified, item_count, title, ttl_minutes, warning, _stamp(now)),
+            "consecutive_failures = 0, generation = ?",
+            (status, etag, last_modified, item_count, title, ttl_minutes, warning, _stamp(now), generation),
             now=now,
             next_poll=next_poll,
             outcome="ok",
         )
 
     def record_not_modified(
-        self, feed_id: int, *, now: datetime, next_poll: datetime, etag: str | None, last_modified: str | None
+        self, feed_id: int, *, now: datetime, next_poll: datetime, etag: str | None,
+        last_modified: str | None, generation: str | None = None,
     ) -> Feed:
         """Record a 304: the feed is healthy and unchanged; its items, count and warning stay as they were."""
         return self._update(
             feed_id,
             "last_status = 304, etag = ?, last_modified = ?, last_error = NULL, last_success = ?, "
-            "consecutive_failures = 0",
-            (etag, last_modified, _stamp(now)),
+            "consecutive_failures = 0, generation = ?",
+            (etag, last_modified, _stamp(now), generation),
             now=now,
             next_poll=next_poll,
             outcome="not_modified",
@@ -494,4 +505,5 @@ def _feed(row: sqlite3.Row) -> Feed:
         next_poll=_parse_stamp(row["next_poll"]),
         item_count=row["item_count"],
         created=created,
+        generation=row["generation"],
     )

@@ -70,6 +70,12 @@ class Engine(Protocol):
         """Return the number of items."""
         ...
 
+    def generation(self) -> str | None:
+        """Return a name for the build of the index that writes go to now, which changes only when the
+        index is rebuilt and replaced (None when there is no index yet, or the engine never replaces
+        one). The feed registry keeps it with each feed's ETag and Last-Modified."""
+        ...
+
     def check_health(self) -> None:
         """Return when the engine can answer reads now; else raise IndexMissingError (nothing to read
         yet) or EngineUnavailableError (its servers do not answer), saying why."""

@@ -7,8 +7,12 @@ import os
 import pty
 import subprocess
 import sys
+import threading
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
+from index.search.whoosh.store import IndexStore
+from tests.support.feedserver import RSS, FeedServer, send
 from tests.support.paths import DIGEST, FEEDS, SAMPLES
 
 FEEDSIFT = str(Path(sys.executable).with_name("feedsift"))
@@ -80,6 +84,21 @@ def test_rebuild_replaces_the_index(tmp_path: Path) -> None:
     assert json.loads(run("stats", "--index", index, "--json").stdout)["items"] == 6
 
 
+def test_rebuild_with_a_failed_input_exits_1_and_keeps_every_item(tmp_path: Path) -> None:
+    index = str(tmp_path / "ix")
+    assert run("add", "--index", index, str(DIGEST), *map(str, FEEDS)).returncode == 0
+    one_feed = str(SAMPLES / "astro.rdf")
+    failed = run("rebuild", "--index", index, str(tmp_path / "MISSING.xml"), one_feed)
+    assert failed.returncode == 1
+    assert "MISSING.xml: no such file" in failed.stderr
+    assert "1 input failed; the live index is left unchanged" in failed.stderr
+    assert json.loads(run("stats", "--index", index, "--json").stdout)["items"] == 409
+    assert len(list((tmp_path / "ix").glob("gen-*"))) == 1  # no generation was built for nothing
+    partial = run("rebuild", "--index", index, "--allow-partial", str(tmp_path / "MISSING.xml"), one_feed)
+    assert partial.returncode == 1 and "6 added" in partial.stdout and "1 failed input" in partial.stdout
+    assert json.loads(run("stats", "--index", index, "--json").stdout)["items"] == 6
+
+
 def test_progress_bar_only_on_a_terminal(tmp_path: Path) -> None:
     piped = run("add", "--index", str(tmp_path / "piped"), str(SAMPLES / "papers.atom"))
     assert "indexing" not in piped.stderr
@@ -101,3 +120,30 @@ def test_progress_bar_only_on_a_terminal(tmp_path: Path) -> None:
         os.close(leader)
     assert proc.returncode == 0
     assert b"indexing" in shown
+
+
+def test_add_fetches_a_url_before_taking_the_writer_lock(tmp_path: Path, feed_server: FeedServer) -> None:
+    index = tmp_path / "ix"
+    assert run("add", "--index", str(index), str(SAMPLES / "astro.rdf")).returncode == 0
+    asked = threading.Event()
+    answer = threading.Event()
+
+    def held(handler: BaseHTTPRequestHandler, stopping: threading.Event) -> None:
+        asked.set()
+        answer.wait(30)  # the fetch is in progress until the test has written meanwhile
+        send(handler, 200, RSS, {"Content-Type": "application/rss+xml"})
+
+    url = feed_server.route("/slow.xml", held)
+    env = {**os.environ, "FEEDSIFT_ALLOW_PRIVATE_FEEDS": "1"}
+    adding = subprocess.Popen([FEEDSIFT, "add", "--index", str(index), str(SAMPLES / "papers.atom"), url],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        assert asked.wait(60)
+        # Another writer (the API, the poller) gets the lock while `add` waits on the network.
+        with IndexStore(index).write_lock(timeout=5):
+            pass
+    finally:
+        answer.set()
+        out, err = adding.communicate(timeout=60)
+    assert adding.returncode == 0, err
+    assert "11 added" in out

@@ -26,7 +26,7 @@ from tests.support.feedserver import (
     serve_with_etag,
     slow_drip,
 )
-from tests.support.paths import REPO
+from tests.support.paths import DIGEST, FEEDS, REPO
 
 TWO_ITEMS = rss_feed(("a", "Alpha", "First item"), ("b", "Beta", "Second item"))
 
@@ -164,6 +164,40 @@ def test_poll_indexes_then_finds_nothing_due_then_gets_a_304_when_forced(
     assert forced.exit_code == 0 and "not modified" in forced.stdout
     assert len(feed_server.requests_to("/feed.xml")) == 2
     assert json.loads(run("stats", "--json").stdout)["items"] == 2
+
+
+def test_after_a_rebuild_a_forced_poll_fetches_every_feed_in_full(
+    run: Callable[..., Result], feed_server: FeedServer
+) -> None:
+    # The 6 shared feeds, each served with an ETag, so a conditional GET would answer 304.
+    for n, path in enumerate(FEEDS):
+        body = path.read_bytes()
+        run("feeds", "add", feed_server.route(f"/{n}.xml", serve_with_etag(body, etag=f'"{n}"')))
+    polled = run("poll")
+    assert polled.exit_code == 0, polled.output
+    assert json.loads(run("stats", "--json").stdout)["items"] == 391
+    listed = json.loads(run("feeds", "list", "--json").stdout)
+    # Counted in the index by source name (two snapshots of one blog share theirs).
+    sources = json.loads(run("stats", "--json").stdout)["sources"]
+    assert {feed["title"]: feed["indexed_items"] for feed in listed} == sources
+
+    rebuilt = run("rebuild", str(DIGEST))
+    assert rebuilt.exit_code == 0, rebuilt.output
+    assert json.loads(run("stats", "--json").stdout)["items"] == 18
+    listed = json.loads(run("feeds", "list", "--json").stdout)
+    assert [feed["indexed_items"] for feed in listed] == [0] * len(FEEDS)  # counted in the index
+    assert "    0 items" in run("feeds", "list").stdout
+
+    forced = run("poll", "--force")
+    assert forced.exit_code == 0, forced.output
+    assert "6 fetched" in forced.stdout and "0 not modified" in forced.stdout
+    for n in range(len(FEEDS)):
+        last = feed_server.requests_to(f"/{n}.xml")[-1]
+        assert "if-none-match" not in last.headers  # the validators belonged to the old generation
+    assert json.loads(run("stats", "--json").stdout)["items"] == 409
+
+    again = run("poll", "--force")  # validators of the live generation are sent again
+    assert f"0 fetched (0 items added, 0 updated), {len(FEEDS)} not modified" in again.stdout
 
 
 def test_poll_reports_each_failure_and_still_exits_0(

@@ -31,9 +31,35 @@ def test_a_new_registry_is_a_wal_database_beside_the_index(tmp_path: Path) -> No
     conn = sqlite3.connect(path)
     try:
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == 1
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == 2
     finally:
         conn.close()
+
+
+def test_a_version_1_registry_gains_the_generation_of_its_validators_in_place(tmp_path: Path) -> None:
+    path = tmp_path / "index" / REGISTRY_FILE
+    path.parent.mkdir()
+    conn = sqlite3.connect(path)
+    conn.executescript("""
+        CREATE TABLE feeds (id INTEGER PRIMARY KEY AUTOINCREMENT, url TEXT NOT NULL UNIQUE, source TEXT,
+            title TEXT, enabled INTEGER NOT NULL DEFAULT 1, etag TEXT, last_modified TEXT,
+            ttl_minutes INTEGER,
+            last_status INTEGER, last_polled TEXT, last_success TEXT, last_error TEXT, last_warning TEXT,
+            consecutive_failures INTEGER NOT NULL DEFAULT 0, next_poll TEXT,
+            item_count INTEGER NOT NULL DEFAULT 0, created TEXT NOT NULL);
+        INSERT INTO feeds (url, etag, created) VALUES ('https://example.org/feed.xml', '"v1"',
+            '2026-05-01T12:00:00.000000Z');
+        PRAGMA user_version = 1;
+    """)
+    conn.close()
+    registry = Registry(path)
+    (feed,) = registry.list()
+    assert feed.etag == '"v1"' and feed.generation is None  # unknown: the next poll fetches in full
+    done = registry.record_not_modified(feed.id, now=NOW, next_poll=NOW, etag='"v1"', last_modified=None,
+                                        generation="gen-a")
+    assert done.generation == "gen-a"
+    failed = registry.record_failure(feed.id, now=NOW, next_poll=NOW, error="boom")
+    assert failed.generation == "gen-a" and failed.etag == '"v1"'
 
 
 def test_add_then_get_list_and_remove(registry: Registry) -> None:

@@ -401,6 +401,11 @@ class TypesenseEngine(TypesenseCollection):
         (result,) = self._multi([{"q": "*", "per_page": 0}])
         return int(result.get("found", 0))
 
+    def generation(self) -> str | None:
+        """Return None: a collection is only ever written in place (`feedsift migrate` copies every item
+        into a new one), so validators never describe items it lacks."""
+        return None
+
     def check_health(self) -> None:
         """Return when a node answers /health with ok and the collection is readable; else raise
         EngineUnavailableError (no node is healthy) or IndexMissingError (no collection yet)."""

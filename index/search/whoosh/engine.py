@@ -74,6 +74,10 @@ class WhooshEngine:
     def count(self) -> int:
         return self.index.count()
 
+    def generation(self) -> str | None:
+        """Return the live generation's directory name (``rebuild`` makes a new one)."""
+        return self.store.live_name()
+
     def check_health(self) -> None:
         """Return when the index exists and can be read; raise IndexMissingError saying why not."""
         self.index.count()
