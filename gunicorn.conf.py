@@ -1,10 +1,12 @@
-"""gunicorn settings for feedsift: workers from WEB_CONCURRENCY, access log to stdout."""
+"""gunicorn settings for feedsift: workers from WEB_CONCURRENCY, threads, access log to stdout."""
 
 import os
 import shutil
 import sys
 import tempfile
 import threading
+
+import gunicorn.http.message
 
 from index.settings import ConfigError, Settings
 
@@ -18,7 +20,11 @@ except ConfigError as exc:
 
 bind = os.environ.get("FEEDSIFT_BIND", "127.0.0.1:8000")
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
-worker_class = "sync"
+# Threads, so a cheap request (/healthz, a lookup) is answered beside slow searches instead of queuing
+# behind them: with sync workers two slow searches held both workers and /healthz waited for them.
+# The searcher is shared by a worker's threads (index.search.whoosh.reader.SearchIndex is thread-safe).
+worker_class = "gthread"
+threads = 4  # per worker; `gunicorn --threads N` overrides it
 timeout = 30
 graceful_timeout = 10
 accesslog = "-"
@@ -27,9 +33,14 @@ errorlog = "-"
 preload_app = True
 # gunicorn 27 otherwise opens one control socket per user shared by every server on the machine.
 control_socket_disable = True
-# gunicorn's largest: a 1,000-character query outside ASCII is several kB percent-encoded (the default is
-# 4094 bytes). A longer request line is refused by gunicorn itself with a 414 (openapi.yaml says so).
-limit_request_line = 8190
+# Every request line the spec allows must reach the app, which refuses what is too long with its own
+# problem+json: 1,000 query characters of 4 UTF-8 bytes are 12,000 bytes percent-encoded, and 20
+# `source` values of 200 such characters 48,000 more. gunicorn clamps any finite limit to its own
+# MAX_REQUEST_LINE (8190 bytes), read when each request is parsed, so that cap is raised to match;
+# 0 (no limit at all) would let one client buffer an endless line. A longer line gets gunicorn's 414.
+REQUEST_LINE_BYTES = 65_536
+gunicorn.http.message.MAX_REQUEST_LINE = max(gunicorn.http.message.MAX_REQUEST_LINE, REQUEST_LINE_BYTES)
+limit_request_line = REQUEST_LINE_BYTES
 # When every worker is busy, connections wait in the kernel's accept queue (this many, capped by
 # net.core.somaxconn) rather than being refused or reset; a client waits longer but gets its answer.
 backlog = 2048

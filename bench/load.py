@@ -1,12 +1,11 @@
 """The HTTP side of the speed benchmark: a real gunicorn over a built index and a bounded load generator.
 
 ``python bench/load.py [--items 10000] [--requests 400] [--concurrency 1 16 64]`` builds a seeded corpus
-index in a temporary directory, serves it with gunicorn (two sync workers) and drives it; ``--url`` drives
-a server that is already running instead. The load is a fixed number of requests from a mixed list
-(searches with the benchmark's query parameters, item lookups, similar items, browsing by newest), sent
-over http.client connections held by stdlib threads. The client asks for keep-alive; gunicorn's sync
-workers answer ``Connection: close``, so each request then opens a new connection, as real clients of a
-sync-worker deployment do.
+index in a temporary directory, serves it with gunicorn (two workers of ``gunicorn.conf.py``'s threads)
+and drives it; ``--url`` drives a server that is already running instead. The load is a fixed number of
+requests from a mixed list (searches with the benchmark's query parameters, item lookups, similar items,
+browsing by newest), sent over http.client connections held by stdlib threads. The client asks for
+keep-alive, which the threaded workers keep for a few seconds between requests.
 """
 
 from __future__ import annotations

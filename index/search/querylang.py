@@ -9,9 +9,10 @@ than a few words is a sentence, often pasted, and is read more leniently (see :f
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Any
 
 from whoosh import qparser, query
@@ -24,10 +25,17 @@ from index.search.schema import DEFAULT_FIELD, QUERY_FIELDS, SPELLING_FIELD
 # The longest query the engine takes: a pasted abstract or a long question (POST /v1/search). A GET
 # keeps the shorter service.schemas.MAX_GET_QUERY_CHARS, which a URL carries safely.
 MAX_QUERY_CHARS = 10_000
-# A prefix or fuzzy term may stand for at most this many index terms; more would eat the CPU.
+# The work budget of one query's expansions: its prefix and fuzzy terms together may stand for at most
+# this many index words (each becomes a scored term), and it may hold at most MAX_FUZZY_TERMS fuzzy
+# terms of at most MAX_FUZZY_CHARS characters (each walks the term dictionary with an automaton whose
+# size grows with the word: 0.6 s for a 1,000-letter one on 409 items). Beyond them a query is refused.
 MAX_EXPANSIONS = 1000
+MAX_FUZZY_TERMS = 4
+MAX_FUZZY_CHARS = 24
 MIN_PREFIX_CHARS = 2
 MAX_FUZZY_DISTANCE = 2
+# Words a phrase may hold: checking positions costs a pass per word over the items holding them all.
+MAX_PHRASE_WORDS = 12
 # Queries of at most this many bare words rank items holding all of them first; longer ones are
 # sentences, where requiring every word would bury good matches (SciFact claims average ~12 words).
 MAX_TIER_WORDS = 5
@@ -197,7 +205,10 @@ def parse_query(
         raise unparsable(exc) from None
     # The parser stems a fuzzy word before we see it; keep the words as typed to expand them unstemmed.
     raw = {stem_word(w.lower()): w.lower() for w in re.findall(r"([^\s\"()~:*]+)~", text)}
-    rewritten = require_filters(rewrite_tree(parsed, lambda node: _resolve(node, reader, source_names, raw)))
+    budget = _Budget()
+    rewritten = require_filters(
+        rewrite_tree(parsed, lambda node: _resolve(node, reader, source_names, raw, budget))
+    )
     if rewritten is query.NullQuery:
         raise no_words(text)
     rewritten = weigh_repeated_words(rewritten, repeats)
@@ -403,13 +414,36 @@ def rewrite_tree(q: Any, visit: Callable[[Any], Any | None]) -> Any:
     return q
 
 
+class _Budget:
+    """What is left of one query's expansion budget (MAX_EXPANSIONS words, MAX_FUZZY_TERMS fuzzy terms)."""
+
+    def __init__(self) -> None:
+        self.words = MAX_EXPANSIONS
+        self.fuzzy = MAX_FUZZY_TERMS
+
+    def expand(self, q: Any, reader: Any, label: str) -> list[bytes | str]:
+        """Return the index words ``q`` (a prefix or fuzzy term) stands for, charging them to the budget.
+
+        Reads at most one word past what is left, so a term that would exceed it costs no more than
+        the budget itself.
+        """
+        words = list(itertools.islice(q._btexts(reader), self.words + 1))
+        if len(words) > self.words:
+            whole = "" if self.words == MAX_EXPANSIONS else " with the query's other prefix and fuzzy terms"
+            raise QueryError(
+                f"{label} matches more than {MAX_EXPANSIONS} different words{whole}; make it more specific."
+            )
+        self.words -= len(words)
+        return words
+
+
 def _resolve(q: Any, reader: Any, source_names: Callable[[str], str | None] | None,
-             raw: dict[str, str]) -> Any | None:
+             raw: dict[str, str], budget: _Budget) -> Any | None:
     """Expand prefixes and fuzzy terms over the index, name sources as stored, split compound phrases."""
     if isinstance(q, query.Prefix):
-        return _prefix(q, reader)
+        return _prefix(q, reader, budget)
     if isinstance(q, query.FuzzyTerm):
-        return _fuzzy(q, reader, raw)
+        return _fuzzy(q, reader, raw, budget)
     if isinstance(q, query.Term) and q.fieldname == "source" and source_names is not None:
         name = source_names(str(q.text))
         return query.Term("source", name if name is not None else q.text, boost=q.boost)
@@ -418,6 +452,11 @@ def _resolve(q: Any, reader: Any, source_names: Callable[[str], str | None] | No
         name = source_names(text)
         return query.Term("source", name if name is not None else text, boost=q.boost)
     if isinstance(q, query.Phrase) and q.fieldname in _TEXT_FIELDS:
+        if len(q.words) > MAX_PHRASE_WORDS:
+            raise QueryError(
+                f"A phrase may hold at most {MAX_PHRASE_WORDS} words; this one has {len(q.words)}: "
+                "search for its most telling part."
+            )
         return _phrase_parts(q)
     return None
 
@@ -444,19 +483,18 @@ def _phrase_parts(q: Any) -> Any:
     return query.Phrase(q.fieldname, words, slop=q.slop, boost=q.boost, char_ranges=[ranges[i] for i in keep])
 
 
-def _prefix(q: Any, reader: Any) -> Any:
+def _prefix(q: Any, reader: Any, budget: _Budget) -> Any:
     text = str(q.text).lower()
     if len(text) < MIN_PREFIX_CHARS:
         raise QueryError(f"A prefix needs at least {MIN_PREFIX_CHARS} characters before '*': '{q.text}*'.")
     if q.fieldname not in _TEXT_FIELDS:
         prefix = query.Prefix(q.fieldname, text, boost=q.boost)
-        _check_expansion([prefix], reader, f"'{q.text}*'")
+        budget.expand(prefix, reader, f"'{q.text}*'")
         return prefix
     # The text fields hold stems, and a stem need not start with the prefix typed ('reinforcem*' must
     # find 'reinforc'): expand the prefix over the unstemmed spelling words, then search their stems.
-    words = query.Prefix(SPELLING_FIELD, text)
-    _check_expansion([words], reader, f"'{q.text}*'")
-    stems = sorted({stem_word(_decode(w)) for w in words._btexts(reader)})
+    words = budget.expand(query.Prefix(SPELLING_FIELD, text), reader, f"'{q.text}*'")
+    stems = sorted({stem_word(_decode(w)) for w in words})
     if not stems:
         return query.NullQuery
     terms = [query.Term(q.fieldname, s, boost=q.boost) for s in stems]
@@ -467,32 +505,26 @@ def _decode(text: bytes | str) -> str:
     return text.decode("utf-8") if isinstance(text, bytes) else text
 
 
-def _fuzzy(q: Any, reader: Any, raw: dict[str, str]) -> Any:
+def _fuzzy(q: Any, reader: Any, raw: dict[str, str], budget: _Budget) -> Any:
     if q.maxdist > MAX_FUZZY_DISTANCE:
         raise QueryError(
             f"Fuzzy distance {q.maxdist} is over the limit of {MAX_FUZZY_DISTANCE}: '{q.text}~'."
         )
     text = str(q.text).lower()
+    typed = raw.get(text, text)
+    if len(typed) > MAX_FUZZY_CHARS:
+        raise QueryError(f"A fuzzy word may have at most {MAX_FUZZY_CHARS} characters: '{typed[:30]}...~'.")
+    if budget.fuzzy == 0:
+        raise QueryError(f"A query may hold at most {MAX_FUZZY_TERMS} fuzzy words (word~).")
+    budget.fuzzy -= 1
     prefix = max(1, q.prefixlength)
     if q.fieldname not in _TEXT_FIELDS:
         fuzzy = query.FuzzyTerm(q.fieldname, text, boost=q.boost, maxdist=q.maxdist, prefixlength=prefix)
-        _check_expansion([fuzzy], reader, f"'{q.text}~'")
+        budget.expand(fuzzy, reader, f"'{q.text}~'")
         return fuzzy
     # As with prefixes: find the near spellings among the unstemmed words, then search their stems.
-    typed = raw.get(text, text)
-    words = query.FuzzyTerm(SPELLING_FIELD, typed, maxdist=q.maxdist, prefixlength=prefix)
-    _check_expansion([words], reader, f"'{typed}~'")
-    stems = sorted({stem_word(_decode(w)) for w in words._btexts(reader)} | {text})
+    words = budget.expand(query.FuzzyTerm(SPELLING_FIELD, typed, maxdist=q.maxdist, prefixlength=prefix),
+                          reader, f"'{typed}~'")
+    stems = sorted({stem_word(_decode(w)) for w in words} | {text})
     terms = [query.Term(q.fieldname, s, boost=q.boost) for s in stems]
     return terms[0] if len(terms) == 1 else query.Or(terms)
-
-
-def _check_expansion(queries: Iterable[Any], reader: Any, label: str) -> None:
-    count = 0
-    for sub in queries:
-        for _ in sub._btexts(reader):
-            count += 1
-            if count > MAX_EXPANSIONS:
-                raise QueryError(
-                    f"{label} matches more than {MAX_EXPANSIONS} different words; make it more specific."
-                )

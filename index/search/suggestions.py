@@ -4,6 +4,13 @@ the bare query words a did-you-mean may correct."""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+
+# Did-you-mean's work budget, the same for both engines: it looks up at most this many unknown words
+# of a query, each of at most this many letters (longer ones are left as typed). A 1,000-letter word
+# cost Whoosh's own suggester 17 s.
+MAX_CORRECTED_WORDS = 8
+MAX_CORRECTED_CHARS = 24
 
 # A typed word: the runs of word characters a person types, compared case-insensitively.
 WORD = re.compile(r"\w+")
@@ -31,6 +38,17 @@ def source_matches(name: str, words: list[str], last_is_prefix: bool) -> bool:
 def bare_words(text: str) -> list[str]:
     """Return the query's bare words, each once, in order (operators left out)."""
     return list(dict.fromkeys(m.group(0) for m in _BARE_WORD.finditer(text) if m.group(0) not in _OPERATORS))
+
+
+def correctable(words: list[str], is_known: Callable[[str], bool]) -> list[str]:
+    """Return the words did-you-mean looks up: unknown ones of a plausible length, the first few only."""
+    picked: list[str] = []
+    for word in words:
+        if len(picked) >= MAX_CORRECTED_WORDS:
+            break
+        if len(word) <= MAX_CORRECTED_CHARS and not is_known(word):
+            picked.append(word)
+    return picked
 
 
 def with_corrections(text: str, fixes: dict[str, str]) -> str | None:

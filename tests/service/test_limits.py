@@ -1,8 +1,9 @@
 """Every request-size limit answers a clear 4xx problem that names the limit, and the limit itself passes.
 
-Query length (1,000 characters in a GET, 10,000 in a POST /v1/search body), terms a prefix or fuzzy
-term may expand to (1,000), fuzzy distance, per_page (100), paging depth (page * per_page <= 10,000),
-repeated ``source`` (20, each at most 200 characters), and the body size (FEEDSIFT_MAX_BODY_BYTES).
+Query length (1,000 characters in a GET, 10,000 in a POST /v1/search body), terms a query's prefix
+and fuzzy terms may expand to (1,000 together), fuzzy words (4, each at most 24 characters), phrase
+words (12), fuzzy distance, per_page (100), paging depth (page * per_page <= 10,000), repeated
+``source`` (20, each at most 200 characters), and the body size (FEEDSIFT_MAX_BODY_BYTES).
 """
 
 from __future__ import annotations
@@ -14,7 +15,12 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from index.model import FeedItem
-from index.search.querylang import MAX_EXPANSIONS
+from index.search.querylang import (
+    MAX_EXPANSIONS,
+    MAX_FUZZY_CHARS,
+    MAX_FUZZY_TERMS,
+    MAX_PHRASE_WORDS,
+)
 from service.schemas import MAX_GET_QUERY_CHARS, MAX_PER_PAGE, MAX_SOURCES
 from tests.support.api import assert_problem, validate_response
 from tests.support.indexes import build_index
@@ -43,6 +49,35 @@ def test_a_prefix_or_fuzzy_term_that_expands_too_far_is_refused(tmp_path: Path,
     assert f"more than {MAX_EXPANSIONS}" in body["detail"]
     assert client.get("/v1/search?q=zq00*").status_code == 200  # 100 words: fine
     assert_problem(client.get("/v1/search?q=zq0001~3"), 400, "invalid-query", param="q")
+
+
+def test_a_querys_expansions_share_one_budget(tmp_path: Path, make_app: Callable[..., Flask]) -> None:
+    root = tmp_path / "index"
+    words = [f"zq{n:04d}" for n in range(MAX_EXPANSIONS + 100)]
+    build_index(root, [FeedItem(id=f"w{n}", title=word, link=f"https://example.org/{n}", source="s",
+                                summary=word) for n, word in enumerate(words)])
+    client = make_app(root).test_client()
+    assert client.get("/v1/search?q=zq0*").status_code == 200  # exactly the budget: 1,000 words
+    body = assert_problem(client.get("/v1/search?q=zq0* zq10*"), 400, "invalid-query", param="q")
+    assert "with the query's other prefix and fuzzy terms" in body["detail"]
+    fuzzy = " ".join(f"zq{n:04d}~1" for n in range(MAX_FUZZY_TERMS))
+    assert client.get("/v1/search", query_string={"q": fuzzy}).status_code == 200
+    body = assert_problem(client.get("/v1/search", query_string={"q": fuzzy + " zq0999~1"}), 400,
+                          "invalid-query", param="q")
+    assert f"at most {MAX_FUZZY_TERMS} fuzzy words" in body["detail"]
+    long_word = "z" * (MAX_FUZZY_CHARS + 1)
+    body = assert_problem(client.get("/v1/search", query_string={"q": long_word + "~1"}), 400,
+                          "invalid-query", param="q")
+    assert f"at most {MAX_FUZZY_CHARS} characters" in body["detail"]
+
+
+def test_a_phrase_has_at_most_max_phrase_words(client: FlaskClient) -> None:
+    words = ["reinforcement", "learning"] * MAX_PHRASE_WORDS
+    at_limit = '"' + " ".join(words[:MAX_PHRASE_WORDS]) + '"'
+    assert client.get("/v1/search", query_string={"q": at_limit}).status_code == 200
+    over = '"' + " ".join(words[:MAX_PHRASE_WORDS + 1]) + '"'
+    body = assert_problem(client.get("/v1/search", query_string={"q": over}), 400, "invalid-query", param="q")
+    assert f"at most {MAX_PHRASE_WORDS} words" in body["detail"]
 
 
 def test_per_page_and_deep_paging_are_bounded(client: FlaskClient) -> None:

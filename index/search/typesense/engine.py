@@ -58,7 +58,14 @@ from index.search.querylang import (
     rewrite_tree,
     unparsable,
 )
-from index.search.suggestions import bare_words, source_matches, with_corrections, words_of
+from index.search.suggestions import (
+    MAX_CORRECTED_CHARS,
+    bare_words,
+    correctable,
+    source_matches,
+    with_corrections,
+    words_of,
+)
 from index.search.typesense.collection import MAX_PER_PAGE, TypesenseCollection
 from index.search.typesense.compile import (
     TEXT_FIELDS,
@@ -179,15 +186,17 @@ class TypesenseEngine(TypesenseCollection):
     def _did_you_mean(self, text: str) -> str | None:
         """Suggest the query with each unknown bare word replaced by the nearest word items hold.
 
-        As the Whoosh engine does; the nearest word comes from a Typesense search that allows typos.
+        As the Whoosh engine does, within the same budget (``suggestions.correctable``); the nearest
+        word comes from a Typesense search that allows typos.
         """
-        words = bare_words(text)
+        words = [w for w in bare_words(text) if len(w) <= MAX_CORRECTED_CHARS]
         if not words:
             return None
         stems = [stem_word(w) for w in words]
         known = self._multi([{"q": "*", "per_page": 0, "filter_by": "terms:=" + values(["t:" + s, "s:" + s])}
                              for s in stems])
-        unknown = [w for w, r in zip(words, known, strict=True) if not int(r.get("found", 0))]
+        found = {w for w, r in zip(words, known, strict=True) if int(r.get("found", 0))}
+        unknown = correctable(words, found.__contains__)
         if not unknown:
             return None
         nearest = self._multi([{
@@ -466,10 +475,13 @@ class TypesenseEngine(TypesenseCollection):
         searches = [{"q": "*", "per_page": 0, "facet_by": "vocab", "facet_query": "vocab:" + text,
                      "max_facet_values": MAX_EXPANSIONS + 1} for text in texts]
         expanded: dict[str, list[str]] = {}
+        total = 0  # the whole query's budget, as the Whoosh engine counts it
         for text, result in zip(texts, self._multi(searches), strict=True):
             words = [c["value"] for c in facet_values(result, "vocab") if c["value"].startswith(text)]
-            if len(words) > MAX_EXPANSIONS:
-                raise QueryError(f"'{text}*' matches more than {MAX_EXPANSIONS} different words; "
+            total += len(words)
+            if total > MAX_EXPANSIONS:
+                whole = "" if len(words) == total else " with the query's other prefixes"
+                raise QueryError(f"'{text}*' matches more than {MAX_EXPANSIONS} different words{whole}; "
                                  "make it more specific.")
             expanded[text] = words
         return expanded

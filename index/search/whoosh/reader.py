@@ -39,14 +39,16 @@ from index.model import (
 from index.search.analysis import stem_word
 from index.search.highlight import mark, match_spans, snippet_and_highlight
 from index.search.querylang import highlight_terms, parse_query
-from index.search.suggestions import bare_words, with_corrections
+from index.search.schema import SPELLING_FIELD
+from index.search.suggestions import bare_words, correctable, with_corrections
 from index.search.whoosh.scoring import Matches
 from index.search.whoosh.store import TORN_READS, IndexStore
 from index.search.whoosh.suggest import suggest as suggest_from_view
 from index.search.whoosh.view import View, open_view
 
-# How many of an item's words a similar-items query uses.
+# How many of an item's words a similar-items query uses, picked from at most this many characters.
 SIMILAR_TERMS = 12
+SIMILAR_TEXT_CHARS = 10_000
 
 
 _Method = TypeVar("_Method", bound=Callable[..., Any])
@@ -278,15 +280,18 @@ class SearchIndex:
         )
 
     def _did_you_mean(self, view: View, text: str) -> str | None:
-        """Suggest the query with each unknown bare word replaced by the nearest indexed word."""
+        """Suggest the query with each unknown bare word replaced by the nearest indexed word.
+
+        Within a fixed budget (``suggestions.correctable``, ``spelling.MAX_CANDIDATES``); of equally
+        near words, the one most items hold.
+        """
         reader = view.searcher.reader()
         fixes: dict[str, str] = {}
-        for word in bare_words(text):
-            if reader.frequency("content", stem_word(word)) > 0:
-                continue
-            suggestions = view.searcher.suggest("content", word.lower(), limit=1, maxdist=2)
-            if suggestions and suggestions[0] != word.lower():
-                fixes[word] = str(suggestions[0])
+        unknown = correctable(bare_words(text), lambda w: reader.frequency("content", stem_word(w)) > 0)
+        for word in unknown:
+            nearest = view.spelling().nearest(word.lower())
+            if nearest:
+                fixes[word] = max(nearest, key=lambda w: (reader.doc_frequency(SPELLING_FIELD, w), w))
         return with_corrections(text, fixes)
 
     # -- lookup ----------------------------------------------------------------------------------
@@ -308,7 +313,8 @@ class SearchIndex:
             if docnum is None:
                 return None
             stored = view.searcher.stored_fields(docnum)
-            text = stored.get("title", "") + "\n" + stored.get("summary", "")
+            # Analysing the text is the cost that grows with the item: only its start picks the words.
+            text = (stored.get("title", "") + "\n" + stored.get("summary", ""))[:SIMILAR_TEXT_CHARS]
             # Whoosh's more_like() queries the item's highest-weighted words, which are often words no
             # other item has, and then finds nothing; like Lucene's MoreLikeThis (minDocFreq), keep only
             # words that at least one other item shares.

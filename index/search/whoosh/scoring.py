@@ -306,16 +306,20 @@ class _Evaluation:
         if docs.size == 0:
             return _EMPTY
         decode = field.format.decode_positions
-        # Positions only for documents holding every word, from only the blocks that hold them.
-        values = {w: self.scorer.values(q.fieldname, w, docs) for w in scored}
-        keep_docs = np.zeros(docs.size, dtype=bool)
-        for n, doc in enumerate(docs.tolist()):
-            ends = set(decode(values[words[0]][doc]))
-            for btext in words[1:]:
-                ends = {p for p in decode(values[btext][doc]) if p - 1 in ends}
-                if not ends:
-                    break
-            keep_docs[n] = bool(ends)
+        # Positions word by word, each read only for the documents where the phrase so far still runs
+        # on (from only the blocks that hold them): a phrase of common words narrows to few documents
+        # after its first two words, so most of its words cost almost nothing.
+        alive = docs
+        first = self.scorer.values(q.fieldname, words[0], alive)
+        ends = {doc: set(decode(first[doc])) for doc in alive.tolist()}
+        for btext in words[1:]:
+            values = self.scorer.values(q.fieldname, btext, alive)
+            ends = {doc: following for doc in alive.tolist()
+                    if (following := {p for p in decode(values[doc]) if p - 1 in ends[doc]})}
+            alive = np.fromiter(ends, dtype=np.int64, count=len(ends))  # stays sorted: dicts keep order
+            if alive.size == 0:
+                break
+        keep_docs = np.isin(docs, alive, assume_unique=True)
         scores = np.zeros(docs.size, dtype=np.float64)
         for btext in words:
             scores += scored[btext].scores[at[btext]]

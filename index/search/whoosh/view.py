@@ -6,6 +6,7 @@ and suggestions read these arrays instead of asking Whoosh per document.
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import numpy as np
@@ -13,6 +14,7 @@ from whoosh.reading import EmptyReader, MultiReader, SegmentReader
 from whoosh.searching import Searcher
 
 from index.search.whoosh.scoring import Scorer, weighting
+from index.search.whoosh.spelling import Spelling
 from index.search.whoosh.store import IndexStore
 
 
@@ -63,6 +65,15 @@ class View:
         self.all_docs = np.flatnonzero(self.live)
         self.scorer = Scorer(self.searcher, self.path)
         self._date_order: np.ndarray[Any, Any] | None = None
+        self._spelling: Spelling | None = None
+        self._spelling_lock = threading.Lock()
+
+    def spelling(self) -> Spelling:
+        """Return the spelling words as arrays, read on first use (most views never correct a word)."""
+        with self._spelling_lock:
+            if self._spelling is None:
+                self._spelling = Spelling.of(self.searcher.reader())
+            return self._spelling
 
     def by_date(self, docs: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
         """Return ``docs`` (sorted docnums) ordered by date, then docnum.
