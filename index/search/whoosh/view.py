@@ -100,7 +100,6 @@ class View:
         self.ix.close()
 
 
-
 def open_view(store: IndexStore) -> View:
     """Open a view of the live generation; a torn read is raised for the reader's one retry loop."""
     return View(store)
