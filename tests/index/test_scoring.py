@@ -35,6 +35,7 @@ USER_QUERIES = [
     "the",  # only a stop word: refused before scoring, skipped below
     "\"large language\"",
     "\"language model\" training",
+    "\"language model agents\"~3",
     "learn*",
     "transformr~",
     "galaxy -star",
@@ -212,7 +213,8 @@ def test_phrases_match_whoosh(segmented_index: Path, scorer_of: Any) -> None:
             if rng.random() < 0.3:
                 rng.shuffle(phrase)
             for q in (query.Phrase(rng.choice(["content", "title"]), phrase, boost=rng.choice([1.0, 3.0])),
-                      query.Or([query.Phrase("content", phrase), query.Term("content", phrase[0])])):
+                      query.Or([query.Phrase("content", phrase), query.Term("content", phrase[0])]),
+                      query.Phrase("content", phrase, slop=rng.choice([2, 3, 5]))):
                 theirs = _whoosh(searcher, q)
                 matched += bool(theirs)
                 _assert_same(_ours(scorer, searcher, q), theirs, repr(q))

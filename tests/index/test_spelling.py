@@ -4,14 +4,20 @@ from __future__ import annotations
 
 import itertools
 from pathlib import Path
+from typing import Any
 
 import pytest
+from whoosh.reading import SegmentReader
 
-from index.model import SearchRequest
+from index.model import FeedItem, SearchRequest
+from index.search.schema import SPELLING_FIELD
 from index.search.suggestions import MAX_CORRECTED_CHARS, MAX_CORRECTED_WORDS, correctable
 from index.search.whoosh import spelling as spelling_module
 from index.search.whoosh.reader import SearchIndex
 from index.search.whoosh.spelling import MAX_CANDIDATES, Spelling, edit_distance
+from index.search.whoosh.store import IndexStore
+from index.search.whoosh.view import View
+from index.search.whoosh.writer import write_items
 
 
 def _reference_distance(a: str, b: str) -> int:
@@ -82,3 +88,28 @@ def test_did_you_mean_on_a_real_index(built_index: Path) -> None:
         assert index.search(SearchRequest(q="b" * 1000)).did_you_mean is None
     finally:
         index.close()
+
+
+def test_a_segments_words_are_read_once_for_every_view(tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    store = IndexStore(tmp_path / "index")
+    write_items(store, [FeedItem(id=f"i{n}", title=f"galaxy number {n}", link=f"https://example.org/{n}",
+                                 source="s", summary="telescope observations") for n in range(30)],
+                batch_size=10)
+    read: list[str] = []
+    real = SegmentReader.lexicon
+
+    def counted(self: SegmentReader, fieldname: str) -> Any:
+        read.append(fieldname)
+        return real(self, fieldname)
+
+    monkeypatch.setattr(SegmentReader, "lexicon", counted)
+    first, second = View(store), View(store)
+    try:
+        assert first.spelling().nearest("galxy") == ["galaxy"]
+        assert read == [SPELLING_FIELD] * 3  # one read per segment
+        assert second.spelling().words == first.spelling().words
+        assert read == [SPELLING_FIELD] * 3  # the second view of the same segments read none
+    finally:
+        first.close()
+        second.close()

@@ -72,7 +72,7 @@ class View:
         """Return the spelling words as arrays, read on first use (most views never correct a word)."""
         with self._spelling_lock:
             if self._spelling is None:
-                self._spelling = Spelling.of(self.searcher.reader())
+                self._spelling = Spelling.of(self.searcher.reader(), self.path)
             return self._spelling
 
     def by_date(self, docs: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
