@@ -11,6 +11,7 @@ import pytest
 
 from index.errors import QueryError
 from index.model import SearchRequest
+from index.search.whoosh import reader as reader_module
 from index.search.whoosh.reader import SearchIndex
 from index.search.whoosh.store import CHANGED_FILE, IndexStore
 from index.search.whoosh.writer import delete_items, write_items
@@ -234,3 +235,22 @@ def test_date_order_read_off_the_whole_index_equals_sorting_the_subset(index: Se
             expected = docs[np.lexsort((docs, view.sort_date[docs]))]
             assert np.array_equal(view.by_date(docs), expected), size
         assert view._date_order is not None  # the large subsets took the precomputed path
+
+
+def test_an_or_of_more_words_than_the_budget_scores_its_rarest(tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    # word n is in n + 1 items: "alpha" in 1, ..., "epsilon" in 5.
+    words = ["alpha", "bravo", "charlie", "delta", "epsilon"]
+    items = jsonl_items({"id": f"{word}-{k}", "title": f"{word} item", "link": f"https://example.org/{word}/{k}",
+                         "source": "budget"} for n, word in enumerate(words) for k in range(n + 1))
+    write_items(IndexStore(tmp_path / "index"), items)
+    index = SearchIndex(tmp_path / "index")
+    try:
+        everything = index.search(SearchRequest(q=" ".join(words), per_page=100))
+        assert everything.total == 15
+        monkeypatch.setattr(reader_module, "MAX_SCORED_WORDS", 3)  # the budget, made small enough to see
+        page = index.search(SearchRequest(q=" ".join(words), per_page=100))
+        assert page.total == 6  # alpha, bravo and charlie: the three rarest
+        assert {hit.id.split("-")[0] for hit in page.hits} == {"alpha", "bravo", "charlie"}
+    finally:
+        index.close()

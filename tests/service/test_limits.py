@@ -20,6 +20,7 @@ from index.search.querylang import (
     MAX_FUZZY_CHARS,
     MAX_FUZZY_TERMS,
     MAX_PHRASE_WORDS,
+    MAX_PHRASES,
 )
 from service.schemas import MAX_GET_QUERY_CHARS, MAX_PER_PAGE, MAX_SOURCES
 from tests.support.api import assert_problem, validate_response
@@ -71,13 +72,18 @@ def test_a_querys_expansions_share_one_budget(tmp_path: Path, make_app: Callable
     assert f"at most {MAX_FUZZY_CHARS} characters" in body["detail"]
 
 
-def test_a_phrase_has_at_most_max_phrase_words(client: FlaskClient) -> None:
+def test_phrases_are_bounded_in_words_and_number(client: FlaskClient) -> None:
     words = ["reinforcement", "learning"] * MAX_PHRASE_WORDS
     at_limit = '"' + " ".join(words[:MAX_PHRASE_WORDS]) + '"'
     assert client.get("/v1/search", query_string={"q": at_limit}).status_code == 200
     over = '"' + " ".join(words[:MAX_PHRASE_WORDS + 1]) + '"'
     body = assert_problem(client.get("/v1/search", query_string={"q": over}), 400, "invalid-query", param="q")
     assert f"at most {MAX_PHRASE_WORDS} words" in body["detail"]
+    phrases = " ".join(f'"learning round{n}"' for n in range(MAX_PHRASES))  # distinct: repeats are one
+    assert client.get("/v1/search", query_string={"q": phrases}).status_code == 200
+    body = assert_problem(client.get("/v1/search", query_string={"q": phrases + ' "deep learning"'}), 400,
+                          "invalid-query", param="q")
+    assert f"at most {MAX_PHRASES} phrases" in body["detail"]
 
 
 def test_per_page_and_deep_paging_are_bounded(client: FlaskClient) -> None:
