@@ -174,9 +174,8 @@ class Registry:
             # WAL is a property of the file, kept once set; readers then never block the writer.
             conn.execute("PRAGMA journal_mode=WAL")
             conn.executescript(_SCHEMA)
-            columns = {row["name"] for row in conn.execute("PRAGMA table_info(feeds)")}
-            if "generation" not in columns:  # a version 1 registry: its validators' build is unknown
-                conn.execute("ALTER TABLE feeds ADD COLUMN generation TEXT")
+            if "generation" not in {r["name"] for r in conn.execute("PRAGMA table_info(feeds)")}:
+                conn.execute("ALTER TABLE feeds ADD COLUMN generation TEXT")  # from version 1
             conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     @classmethod
@@ -303,8 +302,7 @@ class Registry:
         warning: str | None = None,
         generation: str | None = None,
     ) -> Feed:
-        """Record a fetched and parsed feed: new validators (and the index build holding what they
-        describe), a clean error slate, and its next poll."""
+        """Record a fetched and parsed feed: new validators, a clean error slate, and its next poll."""
         return self._update(
             feed_id,
             "last_status = ?, etag = ?, last_modified = ?, item_count = ?, title = COALESCE(?, title), "
@@ -485,25 +483,10 @@ def _iso(value: datetime) -> str:
 
 
 def _feed(row: sqlite3.Row) -> Feed:
-    created = _parse_stamp(row["created"])
-    assert created is not None
-    return Feed(
-        id=row["id"],
-        url=row["url"],
-        source=row["source"],
-        title=row["title"],
-        enabled=bool(row["enabled"]),
-        etag=row["etag"],
-        last_modified=row["last_modified"],
-        ttl_minutes=row["ttl_minutes"],
-        last_status=row["last_status"],
-        last_polled=_parse_stamp(row["last_polled"]),
-        last_success=_parse_stamp(row["last_success"]),
-        last_error=row["last_error"],
-        last_warning=row["last_warning"],
-        consecutive_failures=row["consecutive_failures"],
-        next_poll=_parse_stamp(row["next_poll"]),
-        item_count=row["item_count"],
-        created=created,
-        generation=row["generation"],
-    )
+    # The selected columns (_COLUMNS) are the Feed's fields, by name and in order.
+    values: dict[str, Any] = dict(zip(row.keys(), row, strict=True))
+    for stamp in ("last_polled", "last_success", "next_poll", "created"):
+        values[stamp] = _parse_stamp(values[stamp])
+    assert values["created"] is not None
+    values["enabled"] = bool(values["enabled"])
+    return Feed(**values)

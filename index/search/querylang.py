@@ -9,7 +9,6 @@ than a few words is a sentence, often pasted, and is read more leniently (see :f
 
 from __future__ import annotations
 
-import itertools
 import re
 from collections import Counter
 from collections.abc import Callable
@@ -20,31 +19,26 @@ from whoosh.qparser import plugins
 
 from index.errors import QueryError
 from index.search.analysis import WORD_PATTERN, stem_word, word_parts
-from index.search.schema import DEFAULT_FIELD, QUERY_FIELDS, SPELLING_FIELD
+from index.search.expansion import (
+    MAX_EXPANSIONS,
+    MAX_FUZZY_DISTANCE,
+    MAX_PHRASE_WORDS,
+    TEXT_FIELDS,
+    Budget,
+    expand_fuzzy,
+    expand_prefix,
+)
+from index.search.schema import DEFAULT_FIELD, QUERY_FIELDS
 
 # The longest query the engine takes: a pasted abstract or a long question (POST /v1/search). A GET
 # keeps the shorter service.schemas.MAX_GET_QUERY_CHARS, which a URL carries safely.
 MAX_QUERY_CHARS = 10_000
-# The work budget of one query's expansions: its prefix and fuzzy terms together may stand for at most
-# this many index words (each becomes a scored term), and it may hold at most MAX_FUZZY_TERMS fuzzy
-# terms of at most MAX_FUZZY_CHARS characters (each walks the term dictionary with an automaton whose
-# size grows with the word: 0.6 s for a 1,000-letter one on 409 items). Beyond them a query is refused.
-MAX_EXPANSIONS = 1000
-MAX_FUZZY_TERMS = 4
-MAX_FUZZY_CHARS = 24
-MIN_PREFIX_CHARS = 2
-MAX_FUZZY_DISTANCE = 2
-# Words a phrase may hold, and phrases a query may hold: checking positions costs a pass per word over
-# the items holding them all (~60 phrases of common words in a 10,000-character query: 0.7 s at 100k).
-MAX_PHRASE_WORDS = 12
-MAX_PHRASES = 16
 # Queries of at most this many bare words rank items holding all of them first; longer ones are
 # sentences, where requiring every word would bury good matches (SciFact claims average ~12 words).
 MAX_TIER_WORDS = 5
 # Large enough that any item matching all words outscores any matching only some.
 TIER_BOOST = 1000.0
 
-_TEXT_FIELDS = frozenset({DEFAULT_FIELD, "title", "summary"})
 # ``+word`` and ``-word`` only where a word starts: Whoosh's own markers match any + or -, which turns
 # "pre-miRNA" into "pre NOT mirna" and makes a bare "(+)" raise.
 _PLUS = r"(?<![^\s(])\+(?=[\w\"(])"
@@ -207,7 +201,7 @@ def parse_query(
         raise unparsable(exc) from None
     # The parser stems a fuzzy word before we see it; keep the words as typed to expand them unstemmed.
     raw = {stem_word(w.lower()): w.lower() for w in re.findall(r"([^\s\"()~:*]+)~", text)}
-    budget = _Budget()
+    budget = Budget()
     rewritten = require_filters(
         rewrite_tree(parsed, lambda node: _resolve(node, reader, source_names, raw, budget))
     )
@@ -349,7 +343,7 @@ def _positive_terms(q: Any, found: list[tuple[str, str]]) -> None:
         _positive_terms(q.a, found)
         return
     if isinstance(q, query.Term):
-        if q.fieldname in _TEXT_FIELDS and (q.fieldname, q.text) not in found:
+        if q.fieldname in TEXT_FIELDS and (q.fieldname, q.text) not in found:
             found.append((q.fieldname, q.text))
         return
     for child in q.children():
@@ -370,15 +364,15 @@ def _collect_terms(q: Any, reader: Any, found: set[str]) -> None:
         _collect_terms(q.a, reader, found)
         return
     if isinstance(q, query.Term):
-        if q.fieldname in _TEXT_FIELDS:
+        if q.fieldname in TEXT_FIELDS:
             found.add(q.text)
         return
     if isinstance(q, query.Phrase):
-        if q.fieldname in _TEXT_FIELDS:
+        if q.fieldname in TEXT_FIELDS:
             found.update(q.words)
         return
     if isinstance(q, query.MultiTerm):
-        if q.fieldname in _TEXT_FIELDS:
+        if q.fieldname in TEXT_FIELDS:
             for i, btext in enumerate(q._btexts(reader)):
                 if i >= MAX_EXPANSIONS:
                     break
@@ -416,37 +410,13 @@ def rewrite_tree(q: Any, visit: Callable[[Any], Any | None]) -> Any:
     return q
 
 
-class _Budget:
-    """What is left of one query's budget: MAX_EXPANSIONS words, MAX_FUZZY_TERMS fuzzy terms, MAX_PHRASES."""
-
-    def __init__(self) -> None:
-        self.words = MAX_EXPANSIONS
-        self.fuzzy = MAX_FUZZY_TERMS
-        self.phrases = MAX_PHRASES
-
-    def expand(self, q: Any, reader: Any, label: str) -> list[bytes | str]:
-        """Return the index words ``q`` (a prefix or fuzzy term) stands for, charging them to the budget.
-
-        Reads at most one word past what is left, so a term that would exceed it costs no more than
-        the budget itself.
-        """
-        words = list(itertools.islice(q._btexts(reader), self.words + 1))
-        if len(words) > self.words:
-            whole = "" if self.words == MAX_EXPANSIONS else " with the query's other prefix and fuzzy terms"
-            raise QueryError(
-                f"{label} matches more than {MAX_EXPANSIONS} different words{whole}; make it more specific."
-            )
-        self.words -= len(words)
-        return words
-
-
 def _resolve(q: Any, reader: Any, source_names: Callable[[str], str | None] | None,
-             raw: dict[str, str], budget: _Budget) -> Any | None:
+             raw: dict[str, str], budget: Budget) -> Any | None:
     """Expand prefixes and fuzzy terms over the index, name sources as stored, split compound phrases."""
     if isinstance(q, query.Prefix):
-        return _prefix(q, reader, budget)
+        return expand_prefix(q, reader, budget)
     if isinstance(q, query.FuzzyTerm):
-        return _fuzzy(q, reader, raw, budget)
+        return expand_fuzzy(q, reader, raw, budget)
     if isinstance(q, query.Term) and q.fieldname == "source" and source_names is not None:
         name = source_names(str(q.text))
         return query.Term("source", name if name is not None else q.text, boost=q.boost)
@@ -454,15 +424,13 @@ def _resolve(q: Any, reader: Any, source_names: Callable[[str], str | None] | No
         text = " ".join(q.words)
         name = source_names(text)
         return query.Term("source", name if name is not None else text, boost=q.boost)
-    if isinstance(q, query.Phrase) and q.fieldname in _TEXT_FIELDS:
+    if isinstance(q, query.Phrase) and q.fieldname in TEXT_FIELDS:
         if len(q.words) > MAX_PHRASE_WORDS:
             raise QueryError(
                 f"A phrase may hold at most {MAX_PHRASE_WORDS} words; this one has {len(q.words)}: "
                 "search for its most telling part."
             )
-        budget.phrases -= 1
-        if budget.phrases < 0:
-            raise QueryError(f"A query may hold at most {MAX_PHRASES} phrases.")
+        budget.charge_phrase()
         return _phrase_parts(q)
     return None
 
@@ -488,49 +456,3 @@ def _phrase_parts(q: Any) -> Any:
         return query.Term(q.fieldname, words[0], boost=q.boost)
     return query.Phrase(q.fieldname, words, slop=q.slop, boost=q.boost, char_ranges=[ranges[i] for i in keep])
 
-
-def _prefix(q: Any, reader: Any, budget: _Budget) -> Any:
-    text = str(q.text).lower()
-    if len(text) < MIN_PREFIX_CHARS:
-        raise QueryError(f"A prefix needs at least {MIN_PREFIX_CHARS} characters before '*': '{q.text}*'.")
-    if q.fieldname not in _TEXT_FIELDS:
-        prefix = query.Prefix(q.fieldname, text, boost=q.boost)
-        budget.expand(prefix, reader, f"'{q.text}*'")
-        return prefix
-    # The text fields hold stems, and a stem need not start with the prefix typed ('reinforcem*' must
-    # find 'reinforc'): expand the prefix over the unstemmed spelling words, then search their stems.
-    words = budget.expand(query.Prefix(SPELLING_FIELD, text), reader, f"'{q.text}*'")
-    stems = sorted({stem_word(_decode(w)) for w in words})
-    if not stems:
-        return query.NullQuery
-    terms = [query.Term(q.fieldname, s, boost=q.boost) for s in stems]
-    return terms[0] if len(terms) == 1 else query.Or(terms)
-
-
-def _decode(text: bytes | str) -> str:
-    return text.decode("utf-8") if isinstance(text, bytes) else text
-
-
-def _fuzzy(q: Any, reader: Any, raw: dict[str, str], budget: _Budget) -> Any:
-    if q.maxdist > MAX_FUZZY_DISTANCE:
-        raise QueryError(
-            f"Fuzzy distance {q.maxdist} is over the limit of {MAX_FUZZY_DISTANCE}: '{q.text}~'."
-        )
-    text = str(q.text).lower()
-    typed = raw.get(text, text)
-    if len(typed) > MAX_FUZZY_CHARS:
-        raise QueryError(f"A fuzzy word may have at most {MAX_FUZZY_CHARS} characters: '{typed[:30]}...~'.")
-    if budget.fuzzy == 0:
-        raise QueryError(f"A query may hold at most {MAX_FUZZY_TERMS} fuzzy words (word~).")
-    budget.fuzzy -= 1
-    prefix = max(1, q.prefixlength)
-    if q.fieldname not in _TEXT_FIELDS:
-        fuzzy = query.FuzzyTerm(q.fieldname, text, boost=q.boost, maxdist=q.maxdist, prefixlength=prefix)
-        budget.expand(fuzzy, reader, f"'{q.text}~'")
-        return fuzzy
-    # As with prefixes: find the near spellings among the unstemmed words, then search their stems.
-    words = budget.expand(query.FuzzyTerm(SPELLING_FIELD, typed, maxdist=q.maxdist, prefixlength=prefix),
-                          reader, f"'{typed}~'")
-    stems = sorted({stem_word(_decode(w)) for w in words} | {text})
-    terms = [query.Term(q.fieldname, s, boost=q.boost) for s in stems]
-    return terms[0] if len(terms) == 1 else query.Or(terms)

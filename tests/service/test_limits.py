@@ -15,7 +15,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from index.model import FeedItem
-from index.search.querylang import (
+from index.search.expansion import (
     MAX_EXPANSIONS,
     MAX_FUZZY_CHARS,
     MAX_FUZZY_TERMS,

@@ -48,10 +48,9 @@ from index.model import (
     from_timestamp,
 )
 from index.search.analysis import STOP_WORDS, stem_word
+from index.search.expansion import MAX_EXPANSIONS, MIN_PREFIX_CHARS
 from index.search.highlight import mark, window_of
 from index.search.querylang import (
-    MAX_EXPANSIONS,
-    MIN_PREFIX_CHARS,
     no_words,
     prepare_text,
     require_filters,
