@@ -14,6 +14,9 @@
         +-- FeedURLError          not an http(s) URL with a host
         +-- DuplicateFeedError    that URL is registered already
         +-- FeedNotFoundError     no feed with that id or URL
+        +-- AlertError            an alert cannot be stored or delivered as asked
+            +-- WebhookURLError       not an http(s) URL, or one on a private address when those are refused
+            +-- AlertNotFoundError    no alert with that id
 """
 
 from __future__ import annotations
@@ -89,3 +92,15 @@ class DuplicateFeedError(RegistryError):
 
 class FeedNotFoundError(RegistryError):
     """No registered feed has the id or URL asked for."""
+
+
+class AlertError(RegistryError):
+    """An alert (a stored query that pushes to a webhook) cannot be stored or found as asked."""
+
+
+class WebhookURLError(AlertError):
+    """A webhook URL that is not http(s) with a host, or that reaches an address we may not send to."""
+
+
+class AlertNotFoundError(AlertError):
+    """No alert has the id asked for."""

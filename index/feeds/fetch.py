@@ -263,6 +263,29 @@ def fetch(
             conn.close()
 
 
+def post(url: str, body: bytes, *, headers: Mapping[str, str], timeout: float = 10.0,
+         allow_private: bool = False) -> int:
+    """POST ``body`` once and return the status (the answer's body is never read), or raise FetchError.
+
+    The guard of :func:`fetch` (http(s) only, vetted addresses, ``timeout`` per phase), but a redirect is
+    returned, never followed: a POST must not be led elsewhere, least of all to an internal address.
+    """
+    target = _parse_target(url)
+    conn = _PinnedConnection(target, _resolve(target, allow_private=allow_private), timeout)
+    sent = {"User-Agent": DEFAULT_USER_AGENT, "Connection": "close", **headers}
+    try:
+        response = _send(conn, target, sent, body)
+        response.close()
+        return response.status
+    finally:
+        conn.close()
+
+
+def vet_url(url: str, *, allow_private: bool) -> None:
+    """Raise FetchError unless ``url`` is http(s) with a host that resolves to addresses we may reach."""
+    _resolve(_parse_target(url), allow_private=allow_private)
+
+
 def _parse_target(url: str) -> _Target:
     """Split ``url`` into what a request needs, refusing schemes other than http and https."""
     try:
@@ -323,10 +346,11 @@ def is_public_address(address: str) -> bool:
     )
 
 
-def _send(conn: _PinnedConnection, target: _Target, headers: Mapping[str, str]) -> http.client.HTTPResponse:
-    """Send the GET and read the status line and headers, classifying any failure."""
+def _send(conn: _PinnedConnection, target: _Target, headers: Mapping[str, str],
+          body: bytes | None = None) -> http.client.HTTPResponse:
+    """Send the GET (POST when there is a body), read the status line and headers, classify failures."""
     try:
-        conn.request("GET", target.request_path, headers=dict(headers))
+        conn.request("GET" if body is None else "POST", target.request_path, body=body, headers=dict(headers))
         return conn.getresponse()
     except TimeoutError as exc:
         raise FetchError(f"{target.url}: no answer within the timeout", reason="timeout") from exc

@@ -4,10 +4,20 @@ skipped, first-seen dates are kept, and the fields every engine's document carri
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from index.model import FeedItem, WriteReport
+
+
+class CommitWatcher(Protocol):
+    """Hears of every commit that adds or changes items, around it (index.alerts matches writes so)."""
+
+    def committing(self, written: Callable[[], list[FeedItem]]) -> AbstractContextManager[None]:
+        """Return a context entered just before a commit and left just after it (with its exception if it
+        failed); ``written`` returns the items the commit adds or changes, worked out only if called."""
+        ...
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Protocol, runtime_checkable
 
 from index.model import FeedItem, Hit, IndexStats, Page, SearchRequest, SourceCount, Suggestions, WriteReport
+from index.search.batch import CommitWatcher
 
 ENGINES = ("whoosh", "typesense")
 
@@ -70,6 +71,10 @@ class Engine(Protocol):
         """Return the number of items."""
         ...
 
+    def fingerprints(self, item_ids: list[str]) -> dict[str, str]:
+        """Return the stored fingerprint of each of these ids the engine holds (unknown ids are left out)."""
+        ...
+
     def generation(self) -> str | None:
         """Return a name for the build of the index that writes go to now, which changes only when the
         index is rebuilt and replaced (None when there is no index yet, or the engine never replaces
@@ -94,20 +99,23 @@ def open_engine(
     api_key: str = "",
     reopen_interval: float = 0.5,
     lock_timeout: float | None = None,
+    watcher: CommitWatcher | None = None,
 ) -> Engine:
     """Return an unopened engine of ``kind`` (``whoosh`` or ``typesense``); nothing is contacted yet.
 
     Whoosh reads and writes ``index_dir``; Typesense talks to ``nodes`` (URLs) with ``api_key``. The
-    Typesense client is imported only here, so it is needed only by deployments that choose it.
+    Typesense client is imported only here, so it is needed only by deployments that choose it. A
+    ``watcher`` hears of every commit of added or changed items, around it.
     """
     if kind == "whoosh":
         from index.search.whoosh.engine import WhooshEngine
 
-        return WhooshEngine(index_dir, check_interval=reopen_interval, lock_timeout=lock_timeout)
+        return WhooshEngine(index_dir, check_interval=reopen_interval, lock_timeout=lock_timeout,
+                            watcher=watcher)
     if kind == "typesense":
         if not nodes or not api_key:
             raise ValueError("the Typesense engine needs node URLs and an API key")
         from index.search.typesense.engine import TypesenseEngine
 
-        return TypesenseEngine(list(nodes), api_key)
+        return TypesenseEngine(list(nodes), api_key, watcher=watcher)
     raise ValueError(f"unknown engine {kind!r}: choose one of {', '.join(ENGINES)}")

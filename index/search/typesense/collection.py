@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from typing import Any
 from urllib.parse import quote
 
@@ -16,7 +16,7 @@ from typesense import exceptions as ts_errors
 
 from index.errors import EngineUnavailableError, IndexMissingError, IndexVersionError, QueryError
 from index.model import FeedItem, WriteReport
-from index.search.batch import plan_batch, report_of
+from index.search.batch import CommitWatcher, plan_batch, report_of
 from index.search.querylang import make_parser
 from index.search.typesense.compile import TEXT_QUERY_BY, values
 from index.search.typesense.documents import (
@@ -61,9 +61,11 @@ class TypesenseCollection:
         retry_interval: float = 0.5,
         healthcheck_interval: int = 2,
         import_batch: int = IMPORT_BATCH,
+        watcher: CommitWatcher | None = None,
     ) -> None:
         if not nodes:
             raise ValueError("at least one Typesense node URL is needed")
+        self.watcher = watcher
         self.collection = collection
         self.nodes = list(nodes)
         self.import_batch = import_batch
@@ -178,15 +180,23 @@ class TypesenseCollection:
         if not writes:
             return WriteReport(unchanged=unchanged)
         docs = [to_document(w.item, first_seen=w.first_seen, written_at=now) for w in writes]
-        with unavailable():
-            results = self._documents.import_(docs, {"action": "upsert"})
-        failed = [(d["id"], r.get("error"))
-                  for d, r in zip(docs, results, strict=True) if not r.get("success")]
-        if failed:
-            raise EngineUnavailableError(
-                f"Typesense refused {len(failed)} of {len(docs)} items: {failed[:3]}"
-            )
+        # An import is not atomic: after a crash, the watcher's recovery checks each item's fingerprint.
+        watching = (self.watcher.committing(lambda: [w.item for w in writes]) if self.watcher is not None
+                    else nullcontext())
+        with watching:
+            with unavailable():
+                results = self._documents.import_(docs, {"action": "upsert"})
+            failed = [(d["id"], r.get("error"))
+                      for d, r in zip(docs, results, strict=True) if not r.get("success")]
+            if failed:
+                raise EngineUnavailableError(
+                    f"Typesense refused {len(failed)} of {len(docs)} items: {failed[:3]}"
+                )
         return report_of(writes, unchanged)
+
+    def fingerprints(self, item_ids: list[str]) -> dict[str, str]:
+        """Return the stored fingerprint of each of these ids the collection holds."""
+        return {item_id: pair[0] for item_id, pair in self._stored_fingerprints(item_ids).items()}
 
     def _stored_fingerprints(self, ids: list[str]) -> dict[str, tuple[str, int]]:
         """Return (fingerprint, first_seen) of the ids already in the collection."""

@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 
 from index.model import FeedItem, Hit, IndexStats, Page, SearchRequest, SourceCount, Suggestions, WriteReport
+from index.search.batch import CommitWatcher
 from index.search.whoosh.reader import SearchIndex, _item
 from index.search.whoosh.store import IndexStore
 from index.search.whoosh.writer import DEFAULT_LOCK_TIMEOUT, delete_items, write_items
@@ -20,9 +21,10 @@ class WhooshEngine:
     """
 
     def __init__(self, root: str | os.PathLike[str], *, check_interval: float = 0.5,
-                 lock_timeout: float | None = None) -> None:
+                 lock_timeout: float | None = None, watcher: CommitWatcher | None = None) -> None:
         self.index = SearchIndex(root, check_interval=check_interval)
         self.lock_timeout = DEFAULT_LOCK_TIMEOUT if lock_timeout is None else lock_timeout
+        self.watcher = watcher
 
     @property
     def store(self) -> IndexStore:
@@ -37,7 +39,8 @@ class WhooshEngine:
                progress: Callable[[int], None] | None = None) -> WriteReport:
         """Add or replace items by id; an item whose fingerprint is unchanged is counted, not rewritten."""
         try:
-            return write_items(self.store, items, lock_timeout=self.lock_timeout, progress=progress)
+            return write_items(self.store, items, lock_timeout=self.lock_timeout, progress=progress,
+                               watcher=self.watcher)
         finally:
             self.index.invalidate()
 
@@ -77,6 +80,20 @@ class WhooshEngine:
     def generation(self) -> str | None:
         """Return the live generation's directory name (``rebuild`` makes a new one)."""
         return self.store.live_name()
+
+    def fingerprints(self, item_ids: list[str]) -> dict[str, str]:
+        """Return the stored fingerprint of each id the live index holds, read from its latest commit."""
+        ix = self.store.open()
+        try:
+            with ix.searcher() as searcher:
+                found = {}
+                for item_id in item_ids:
+                    docnum = searcher.document_number(id=item_id)
+                    if docnum is not None:
+                        found[item_id] = str(searcher.stored_fields(docnum).get("fingerprint"))
+                return found
+        finally:
+            ix.close()
 
     def check_health(self) -> None:
         """Return when the index exists and can be read; raise IndexMissingError saying why not."""

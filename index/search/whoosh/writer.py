@@ -15,7 +15,7 @@ from whoosh.writing import IndexWriter
 
 from index.errors import IndexWriteError
 from index.model import FeedItem, WriteReport
-from index.search.batch import common_fields, plan_batch, report_of
+from index.search.batch import CommitWatcher, common_fields, plan_batch, report_of
 from index.search.fields import ItemText, ItemTextField
 from index.search.whoosh import postings
 from index.search.whoosh.store import IndexStore
@@ -98,6 +98,7 @@ def write_items(
     lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
     progress: Callable[[int], None] | None = None,
     on_commit: Callable[[WriteReport], None] | None = None,
+    watcher: CommitWatcher | None = None,
 ) -> WriteReport:
     """Upsert items, committing every ``batch_size``; an item whose fields are unchanged is not rewritten.
 
@@ -118,7 +119,7 @@ def write_items(
                 # Only the call's first commit lets Whoosh merge small segments (as every commit did
                 # before): later ones would mostly re-merge this call's own, and a merge costs more
                 # than indexing the same items (67 s against 37 s CPU for 20,000).
-                report = _write_batch(ix, batch, {} if merge else {"merge": False})
+                report = _write_batch(ix, batch, {} if merge else {"merge": False}, watcher)
             merge = merge and not (report.added or report.updated)  # until a batch commits
             total.merge(report)
             if on_commit is not None:
@@ -156,13 +157,16 @@ def rebuild(
     batch_size: int = DEFAULT_BATCH,
     lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
     progress: Callable[[int], None] | None = None,
+    watcher: CommitWatcher | None = None,
 ) -> WriteReport:
     """Build a complete new index beside the live one, then make it live in one atomic swap.
 
     Readers keep the old index until the swap; if anything fails (or the process dies) before it,
-    the half-built generation is never pointed at and the old index stays live.
+    the half-built generation is never pointed at and the old index stays live. A ``watcher`` hears
+    of the items new to the index or changed from the live one, around the commit and the swap.
     """
     total = WriteReport()
+    latest: dict[str, FeedItem] = {}
     with _index_io(store), store.write_lock(lock_timeout):
         path, ix = store.create_generation()
         try:
@@ -173,6 +177,8 @@ def rebuild(
                 for batch in _batches(items, batch_size):
                     now = int(time.time())
                     for item in batch:
+                        if watcher is not None:
+                            latest[item.id] = item
                         if item.id in seen:
                             writer.update_document(**to_document(item, first_seen=now, analysed=analysed))
                             total.updated += 1
@@ -185,10 +191,12 @@ def rebuild(
             except BaseException:
                 _abandon(writer)
                 raise
-            _commit(writer, optimize=True)
-            _write_posting_arrays(ix)
-            ix.close()
-            store.make_live(path)
+            with (watcher.committing(lambda: _changed(store, latest)) if watcher is not None
+                  else contextlib.nullcontext()):
+                _commit(writer, optimize=True)
+                _write_posting_arrays(ix)
+                ix.close()
+                store.make_live(path)
         except BaseException as exc:
             ix.close()
             if not store.discard(path) and isinstance(exc, OSError):
@@ -201,7 +209,25 @@ def rebuild(
     return total
 
 
-def _write_batch(ix: Any, batch: list[FeedItem], commit_options: dict[str, Any] | None = None) -> WriteReport:
+def _changed(store: IndexStore, latest: dict[str, FeedItem]) -> list[FeedItem]:
+    """Return the items of ``latest`` that the live index lacks or holds with another fingerprint."""
+    if not store.exists():
+        return list(latest.values())
+    ix = store.open()
+    try:
+        with ix.searcher() as searcher:
+            changed = []
+            for item in latest.values():
+                docnum = searcher.document_number(id=item.id)
+                if docnum is None or searcher.stored_fields(docnum).get("fingerprint") != item.fingerprint():
+                    changed.append(item)
+            return changed
+    finally:
+        ix.close()
+
+
+def _write_batch(ix: Any, batch: list[FeedItem], commit_options: dict[str, Any] | None = None,
+                 watcher: CommitWatcher | None = None) -> WriteReport:
     with ix.searcher() as searcher:
         # The searcher's schema, not ``ix.schema``: that reads the table of contents again and leaves
         # the file open until collected, which (once a commit deletes it) keeps a disk from going read-only.
@@ -218,17 +244,20 @@ def _write_batch(ix: Any, batch: list[FeedItem], commit_options: dict[str, Any] 
     if not writes:
         return WriteReport(unchanged=unchanged)
     writer = open_writer(ix, limitmb=POOL_MB)
-    try:
-        for write in writes:
-            doc = to_document(write.item, first_seen=write.first_seen, analysed=analysed)
-            if write.update:
-                writer.update_document(**doc)
-            else:
-                writer.add_document(**doc)
-    except BaseException:
-        _abandon(writer)
-        raise
-    _commit(writer, **(commit_options or {}))
+    with contextlib.ExitStack() as watching:
+        try:
+            for write in writes:
+                doc = to_document(write.item, first_seen=write.first_seen, analysed=analysed)
+                if write.update:
+                    writer.update_document(**doc)
+                else:
+                    writer.add_document(**doc)
+            if watcher is not None:
+                watching.enter_context(watcher.committing(lambda: [write.item for write in writes]))
+        except BaseException:
+            _abandon(writer)
+            raise
+        _commit(writer, **(commit_options or {}))
     return report_of(writes, unchanged)
 
 def _open_or_create(store: IndexStore) -> Any:
