@@ -18,6 +18,7 @@ from limits import parse_many
 
 from index.errors import FeedsiftError
 from index.feeds.fetch import FETCH_MAX_BYTES, FETCH_TIMEOUT, FetchOptions
+from index.search.batch import CommitWatcher
 from index.search.engine import ENGINES, Engine, open_engine
 
 # An origin as browsers send it: scheme, host and an optional port, nothing after.
@@ -165,6 +166,12 @@ class Settings:
         "and `add URL` read it too).",
         False, shown="0",
     )
+    allow_private_webhooks: bool = _setting(
+        "FEEDSIFT_ALLOW_PRIVATE_WEBHOOKS", _flag,
+        "`1`, `true` or `yes` lets alerts' webhooks be on loopback and private addresses (`feedsift "
+        "alerts` and the poll worker, which delivers, read it too).",
+        False, shown="0",
+    )
     fetch_timeout: float = _setting(
         "FEEDSIFT_FETCH_TIMEOUT", _timeout,
         "Seconds allowed for each phase of a feed fetch: connect, headers, body (`feedsift poll "
@@ -245,12 +252,15 @@ class Settings:
         ]
 
     def open_engine(self, index_dir: str | os.PathLike[str] | None = None, *,
-                    lock_timeout: float | None = None) -> Engine:
-        """Return the engine these settings choose, unopened (Whoosh in ``index_dir``, else the settings')."""
+                    lock_timeout: float | None = None, watcher: CommitWatcher | None = None) -> Engine:
+        """Return the engine these settings choose, unopened (Whoosh in ``index_dir``, else the settings').
+
+        A ``watcher`` (index.alerts.AlertWatcher) hears of every commit that adds or changes items.
+        """
         return open_engine(
             self.engine, index_dir=self.index_dir if index_dir is None else index_dir,
             nodes=self.typesense_nodes, api_key=self.typesense_api_key,
-            reopen_interval=self.reopen_interval, lock_timeout=lock_timeout,
+            reopen_interval=self.reopen_interval, lock_timeout=lock_timeout, watcher=watcher,
         )
 
     def fetch_options(self) -> FetchOptions:

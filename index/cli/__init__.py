@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from index import __version__
-from index.cli import feeds, items, migrate, search
+from index.cli import alerts, feeds, items, migrate, search
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -15,5 +15,5 @@ def main() -> None:
 
 
 for _command in (items.add, items.rebuild_command, items.stats, feeds.feeds, feeds.poll, search.search,
-                 migrate.migrate):
+                 migrate.migrate, alerts.alerts):
     main.add_command(_command)

@@ -17,10 +17,12 @@ from types import FrameType
 
 import click
 
+from index.cli.alerts import deliver_alerts, describe_run
 from index.cli.options import cli_settings, index_dir_option, open_cli_engine
 from index.errors import FeedsiftError
 from index.feeds.poll import DEFAULT_INTERVAL, PollOptions, PollResult, parse_duration, poll_due
 from index.feeds.registry import REGISTRY_FILE, Feed, Registry
+from index.search.engine import Engine
 
 
 def _duration(ctx: click.Context, param: click.Parameter, value: str | None) -> timedelta | None:
@@ -199,7 +201,7 @@ def poll(
         interval=interval,
     )
     stop = threading.Event()
-    engine = open_cli_engine(index_dir)
+    engine = open_cli_engine(index_dir, watched=True)
     with _registry(index_dir, create=True) as registry, _stop_on_signals(stop), closing(engine):
         while True:
             try:
@@ -215,8 +217,22 @@ def poll(
             else:
                 if results or every is None:
                     click.echo(_summary(results))
+            _deliver(index_dir, engine, keep_going=every is not None)
             if every is None or stop.wait(every.total_seconds()):
                 break
+
+
+def _deliver(index_dir: str, engine: Engine, *, keep_going: bool) -> None:
+    """Send the alerts' deliveries that are due, between polls; a worker outlives a failure to."""
+    try:
+        run = deliver_alerts(index_dir, engine)
+    except FeedsiftError as exc:
+        if not keep_going:
+            raise click.ClickException(str(exc)) from None
+        click.echo(f"error: alerts: {exc}", err=True)
+        return
+    if run.attempted or run.recovered:
+        click.echo(describe_run(run))
 
 
 @contextmanager

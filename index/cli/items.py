@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 import click
 
+from index.alerts import AlertWatcher
 from index.cli.options import cli_settings, index_dir_option, open_cli_engine
 from index.errors import FeedsiftError, InputError
 from index.ingest.load import load_input
@@ -96,7 +97,7 @@ def add(index_dir: str, source: str | None, inputs: tuple[str, ...]) -> None:
     """Add or update the items of INPUTS (files, http(s) URLs, or - for stdin)."""
     outcome = _Outcome()
     report = WriteReport()
-    engine = open_cli_engine(index_dir)
+    engine = open_cli_engine(index_dir, watched=True)
     try:
         with _progress(sys.stderr.isatty()) as progress:
             for batch in _batches(inputs, source, outcome):
@@ -138,7 +139,7 @@ def rebuild_command(index_dir: str, source: str | None, allow_partial: bool, inp
         )
     try:
         with _progress(sys.stderr.isatty()) as progress:
-            report = rebuild(IndexStore(index_dir), items, progress=progress)
+            report = rebuild(IndexStore(index_dir), items, progress=progress, watcher=AlertWatcher(index_dir))
     except FeedsiftError as exc:
         raise click.ClickException(str(exc)) from None
     sys.exit(_report(report, outcome))

@@ -7,6 +7,7 @@ from typing import Any
 
 import click
 
+from index.alerts import AlertWatcher
 from index.search.engine import Engine
 from index.settings import ConfigError, Settings
 
@@ -42,6 +43,9 @@ def index_dir_option(f: Callable[..., Any]) -> Callable[..., Any]:
     )(f)
 
 
-def open_cli_engine(index_dir: str) -> Engine:
-    """Return the engine FEEDSIFT_ENGINE chooses (Whoosh in ``index_dir`` by default), unopened."""
-    return cli_settings().open_engine(index_dir)
+def open_cli_engine(index_dir: str, *, watched: bool = False) -> Engine:
+    """Return the engine FEEDSIFT_ENGINE chooses (Whoosh in ``index_dir`` by default), unopened.
+
+    A ``watched`` engine's writes feed the alerts stored beside ``index_dir``.
+    """
+    return cli_settings().open_engine(index_dir, watcher=AlertWatcher(index_dir) if watched else None)
