@@ -8,7 +8,7 @@ import pytest
 
 from tests.support.indexes import SAMPLE_FILES, build_index, items_from
 
-pytest_plugins = ["tests.support.feedserver", "tests.support.typesense_nodes"]
+pytest_plugins = ["tests.support.feedserver", "tests.support.typesense_nodes", "tests.support.webhooks"]
 
 
 @pytest.fixture
