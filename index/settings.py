@@ -151,8 +151,8 @@ class Settings:
     )
     api_token: str = _setting(
         "FEEDSIFT_API_TOKEN", _token,
-        "Bearer token the write API (`/v1/feeds`, `POST` and `DELETE /v1/items`) requires; unset, those "
-        "endpoints answer 403. At least 16 characters (`openssl rand -hex 32`).",
+        "Bearer token the write API (`/v1/feeds`, `/v1/alerts`, `POST` and `DELETE /v1/items`) requires; "
+        "unset, those endpoints answer 403. At least 16 characters (`openssl rand -hex 32`).",
         "", shown="(none)", secret=True,
     )
     max_body_bytes: int = _setting(

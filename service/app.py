@@ -8,6 +8,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from index.settings import Settings
 from service import (
+    alerts_api,
     cors,
     engine,
     errors,
@@ -50,7 +51,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     spec_api.load_spec(app)
     for module in (search_api, items_api, feeds_api, health_api, spec_api):
         app.register_blueprint(module.bp)
-    for module in (search_feeds_api, suggest_api, metrics_api, pages_api):
+    for module in (search_feeds_api, suggest_api, metrics_api, pages_api, alerts_api):
         app.register_blueprint(module.bp)
     cors.init_app(app, settings)
     ratelimit.init_app(app, settings)

@@ -1,4 +1,4 @@
-"""The process's engine objects: one search Engine and one feed Registry, and the writes that go through them.
+"""The process's engine objects: the search Engine, the feed Registry and the alerts, and the writes.
 
 Creating them opens nothing: the engine opens its index (Whoosh) or its connections (Typesense) on
 first use, and the Registry (which creates its SQLite file beside ``FEEDSIFT_INDEX_DIR``, whichever
@@ -10,6 +10,7 @@ Every write the API makes goes through :func:`upsert_items`, :func:`delete_item`
 and so through the engine, which makes every worker's next request see the write (on Whoosh, through the
 stamp each write moves as it lets go of the writer lock, checked with one ``stat`` per read; on Typesense,
 every process once the node it asks has the write).
+The engine is given an AlertWatcher, so every write also queues what the stored alerts match.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from collections.abc import Iterable
 
 from flask import Flask, current_app
 
+from index.alerts import AlertStore, AlertWatcher
 from index.feeds.poll import PollOptions, PollResult, poll_feed
 from index.feeds.registry import Feed, Registry
 from index.model import FeedItem, WriteReport
@@ -27,6 +29,7 @@ from index.settings import Settings
 
 _KEY = "feedsift.engine"
 _REGISTRY_KEY = "feedsift.registry"
+_ALERTS_KEY = "feedsift.alerts"
 _REGISTRY_LOCK = threading.Lock()
 # Seconds an API write waits for another writer's lock: well inside gunicorn's 30 s worker timeout,
 # so a busy index is a 503 the client can retry rather than a killed worker.
@@ -38,7 +41,7 @@ def init_app(app: Flask, settings: Settings, engine: Engine | None = None) -> No
     app.extensions[_KEY] = engine or open_engine(
         settings.engine, index_dir=settings.index_dir, nodes=settings.typesense_nodes,
         api_key=settings.typesense_api_key, reopen_interval=settings.reopen_interval,
-        lock_timeout=WRITE_LOCK_TIMEOUT,
+        lock_timeout=WRITE_LOCK_TIMEOUT, watcher=AlertWatcher(settings.index_dir),
     )
 
 
@@ -59,6 +62,19 @@ def feed_registry() -> Registry:
                 registry = Registry.beside(settings.index_dir)
                 current_app.extensions[_REGISTRY_KEY] = registry
     return registry
+
+
+def alert_store() -> AlertStore:
+    """Return the current app's alerts (in the registry's database), opening them on first use."""
+    store: AlertStore | None = current_app.extensions.get(_ALERTS_KEY)
+    if store is None:
+        with _REGISTRY_LOCK:
+            store = current_app.extensions.get(_ALERTS_KEY)
+            if store is None:
+                settings: Settings = current_app.config["FEEDSIFT_SETTINGS"]
+                store = AlertStore.beside(settings.index_dir)
+                current_app.extensions[_ALERTS_KEY] = store
+    return store
 
 
 def upsert_items(items: Iterable[FeedItem]) -> WriteReport:

@@ -54,6 +54,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily  # noq
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4, generate_latest  # noqa: E402
 from prometheus_client.multiprocess import MultiProcessCollector  # noqa: E402
 
+from index.alerts import OUTCOMES, read_counts  # noqa: E402
 from index.errors import FeedsiftError  # noqa: E402
 from index.feeds.registry import REGISTRY_FILE, Registry  # noqa: E402
 from index.search.engine import Engine  # noqa: E402
@@ -115,6 +116,24 @@ class IndexCollector:
                 age.add_metric([], max(0.0, time.time() - newest))
                 yield age
         yield from self._feeds()
+        yield from self._alerts()
+
+    def _alerts(self) -> Iterator[Any]:
+        # Counted in the database by whichever process delivers (the poll worker, `alerts deliver`), and
+        # read here through a read-only connection: a scrape never writes.
+        counts = read_counts(self.index_dir)
+        if counts is None:
+            return
+        outcomes, pending = counts
+        attempts = CounterMetricFamily(
+            "feedsift_alert_deliveries", "Webhook delivery attempts by outcome: delivered (2xx), retry "
+            "(failed, tried again later) and failed (no retry left).", labels=["outcome"],
+        )
+        for outcome in OUTCOMES:
+            attempts.add_metric([outcome], outcomes.get(outcome, 0))
+        yield attempts
+        yield GaugeMetricFamily("feedsift_alert_outbox_pending",
+                                "Matched items not yet delivered to their alerts' webhooks.", value=pending)
 
     def _feeds(self) -> Iterator[Any]:
         # Read-only: a scrape never creates the registry, nor changes its schema or anything in it.

@@ -336,3 +336,44 @@ class SourceSuggestionSchema(Schema):
 class SuggestionsSchema(Schema):
     titles = fields.List(fields.Nested(TitleSuggestionSchema))
     sources = fields.List(fields.Nested(SourceSuggestionSchema))
+
+
+class AddAlertArgs(BodySchema):
+    """The JSON body of ``POST /v1/alerts``."""
+
+    q = fields.String(required=True, validate=validate.Length(min=1, max=MAX_QUERY_CHARS))
+    webhook = fields.String(required=True, validate=validate.Length(min=1, max=MAX_FEED_URL_CHARS))
+    source = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=MAX_SOURCE_CHARS))
+    match = fields.String(load_default="any", validate=validate.OneOf(("any", "all")))
+    updates = fields.Boolean(load_default=False)
+
+
+class AlertSchema(Schema):
+    """An alert and the health of its deliveries; never its secret."""
+
+    id = fields.Integer()
+    q = fields.String()
+    source = fields.String(allow_none=True)
+    match = fields.String()
+    updates = fields.Boolean()
+    webhook = fields.String()
+    created = UtcDateTime()
+    updated = UtcDateTime()
+    last_attempt = UtcDateTime()
+    last_status = fields.Integer(allow_none=True)
+    last_error = fields.String(allow_none=True)
+    consecutive_failures = fields.Integer()
+    pending = fields.Integer()
+
+
+class AttemptSchema(Schema):
+    """One POST of a delivery and its outcome (``delivered``, ``retry`` or ``failed``)."""
+
+    delivery = fields.String()
+    attempt = fields.Integer()
+    at = UtcDateTime()
+    status = fields.Integer(allow_none=True)
+    error = fields.String(allow_none=True)
+    outcome = fields.String()
+    items = fields.Integer()
+    next_attempt = UtcDateTime()

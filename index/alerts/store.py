@@ -125,8 +125,9 @@ class Alert:
 def validate_webhook(url: str, *, allow_private: bool) -> str:
     """Return the webhook URL as stored, or raise WebhookURLError saying why it is refused.
 
-    The feed fetcher's guard decides: http(s) with a host that resolves, and only to public addresses
-    unless ``allow_private``. Checked again at every delivery, since a name may move.
+    The feed fetcher's guard decides: http(s) with a host, resolving only to public addresses unless
+    ``allow_private``. A name that does not resolve now is taken (DNS may be down, or the receiver not
+    up yet); every delivery checks again, since a name may move.
     """
     if len(url) > MAX_WEBHOOK_CHARS:
         raise WebhookURLError(f"the webhook URL is over {MAX_WEBHOOK_CHARS} characters")
@@ -134,6 +135,8 @@ def validate_webhook(url: str, *, allow_private: bool) -> str:
         clean = validate_feed_url(url)
         vet_url(clean, allow_private=allow_private)
     except FetchError as exc:
+        if exc.reason == "network":
+            return clean
         hint = " (set FEEDSIFT_ALLOW_PRIVATE_WEBHOOKS=1 to allow them)" if exc.reason == "address" else ""
         raise WebhookURLError(f"webhook refused: {exc}{hint}") from None
     except FeedURLError as exc:

@@ -18,12 +18,12 @@ import pytest
 from index.alerts import GIVE_UP_AFTER, MAX_ITEMS, RETRY_DELAYS, AlertStore, AlertWatcher, Outbox, deliver
 from index.alerts.match import match_items
 from index.errors import QueryError, WebhookURLError
-from index.model import FeedItem
-from index.registry import REGISTRY_FILE
-from index.searcher import SearchIndex, SearchRequest
-from index.store import IndexStore
-from index.whoosh_engine import WhooshEngine
-from index.writer import rebuild, write_items
+from index.feeds.registry import REGISTRY_FILE
+from index.model import FeedItem, SearchRequest
+from index.search.whoosh.engine import WhooshEngine
+from index.search.whoosh.reader import SearchIndex
+from index.search.whoosh.store import IndexStore
+from index.search.whoosh.writer import rebuild, write_items
 from tests.support.indexes import SAMPLE_FILES, items_from
 from tests.support.webhooks import Receiver
 
@@ -302,3 +302,17 @@ def test_a_journalled_item_reads_back_with_its_fingerprint(tmp_path: Path) -> No
     assert queued(tmp_path) == [(alert.id, "item-7")]
     with store.connect() as conn:
         assert conn.execute("SELECT COUNT(*) FROM alert_journal").fetchone()[0] == 0
+
+
+def test_a_webhook_name_that_does_not_resolve_yet_is_taken_and_retried(tmp_path: Path) -> None:
+    root = tmp_path / "index"
+    alert, _ = AlertStore.beside(root).add("quokka", "https://receiver.invalid/hook")
+    eng = engine(root)
+    try:
+        eng.upsert([item(1, "quokka")])
+        run = deliver(root)
+    finally:
+        eng.close()
+    assert run.outcomes["retry"] == 1
+    attempt = Outbox(AlertStore.beside(root)).attempts(alert.id)[0]
+    assert attempt.status is None and attempt.error is not None and "cannot resolve" in attempt.error

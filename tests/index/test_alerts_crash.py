@@ -17,9 +17,9 @@ import time
 from pathlib import Path
 
 from index.alerts import AlertStore, AlertWatcher, deliver
-from index.model import FeedItem
-from index.searcher import SearchIndex, SearchRequest
-from index.whoosh_engine import WhooshEngine
+from index.model import FeedItem, SearchRequest
+from index.search.whoosh.engine import WhooshEngine
+from index.search.whoosh.reader import SearchIndex
 from tests.support.paths import REPO
 from tests.support.webhooks import Receiver
 
@@ -30,10 +30,10 @@ KILLS = 6
 # once imported, "paused" where it pauses, and one line per commit.
 WRITER = r"""
 import sys, time
-from index import writer
+from index.search.whoosh import writer
 from index.alerts import AlertWatcher, outbox
 from index.model import FeedItem
-from index.store import IndexStore
+from index.search.whoosh.store import IndexStore
 
 root, run, count, batch, pause = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
 

@@ -164,7 +164,8 @@ def test_the_post_search_example_is_a_valid_body() -> None:
 
 @pytest.mark.parametrize("path", sorted({p for p, m in _spec_operations()}))
 def test_405_responses_match_the_spec(client: FlaskClient, path: str) -> None:
-    url = path.replace("{item_id}", "extra-001").replace("{name}", "not-found").replace("{feed_id}", "1")
+    url = path.replace("{item_id}", "extra-001").replace("{name}", "not-found").replace("{feed_id}", "1") \
+        .replace("{alert_id}", "1")
     # No path answers PUT; a 405 is documented under each operation the path does have.
     response = client.put(url)
     for method in sorted(m for p, m in _spec_operations() if p == path):

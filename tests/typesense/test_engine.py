@@ -9,10 +9,13 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from index.alerts import AlertStore, AlertWatcher, Outbox
+from index.alerts.match import match_items
 from index.errors import EngineUnavailableError, IndexMissingError, QueryError
 from index.model import FeedItem, Page, SearchRequest, SourceCount
 from index.search.engine import Engine
@@ -386,3 +389,20 @@ def test_ids_with_awkward_characters(make_engine: Callable[..., TypesenseEngine]
     assert engine.upsert(odd).unchanged == 4
     assert [engine.get(i.id).title for i in odd] == [i.title for i in odd]  # type: ignore[union-attr]
     assert engine.delete(i.id for i in odd) == 4
+
+
+def test_writes_feed_the_alerts_and_recovery_reads_fingerprints(
+        make_engine: Callable[..., TypesenseEngine], items: list[FeedItem], tmp_path: Path) -> None:
+    store = AlertStore.beside(tmp_path)
+    alert, _ = store.add("learning", "http://127.0.0.1:9/hook", allow_private=True)
+    engine = make_engine(import_batch=16, watcher=AlertWatcher(tmp_path))
+    engine.upsert(items)
+    engine.upsert(items)  # unchanged: nothing more queued
+    with store.connect() as conn:
+        queued = [row[0] for row in conn.execute("SELECT item_id FROM alert_outbox")]
+    matching = {i.id for i in match_items([alert], items)[alert.id]}
+    assert matching and sorted(queued) == sorted(matching)
+    assert engine.fingerprints([items[0].id, "never-there"]) == {items[0].id: items[0].fingerprint()}
+    # A journal row of committed items is settled from what the collection holds, without repeats.
+    Outbox(store).journal(items[:3])
+    assert Outbox(store).recover(engine.fingerprints) == 0
