@@ -2,7 +2,8 @@
 
     journal     before the engine commits, the items it is about to add or change (one row per commit)
     settle      after the commit, in one SQLite transaction: match the items, queue each (alert, item)
-                pair not queued before in the outbox, delete the journal row
+                pair not queued before in the outbox (each item's body once, in alert_items), delete
+                the journal row
     recover     a journal row left by a process that died between the two: the items the engine holds
                 with the journalled fingerprint were committed and are settled; the others were not
     claim       up to 100 queued items of one alert become a delivery (an id and a fixed body), or a
@@ -44,7 +45,13 @@ LEASE = timedelta(minutes=2)
 KEEP = timedelta(days=7)
 LOCK_FILE = "alerts.lock"
 OUTCOMES = ("delivered", "retry", "failed")
-_SEEN = "SELECT fingerprint FROM alert_seen WHERE alert_id = ? AND item_id = ?"
+# An item's body, once no queued pair needs it.
+_DROP_BODY = ("DELETE FROM alert_items WHERE item_id = ? AND fingerprint = ? AND NOT EXISTS (SELECT 1 "
+              "FROM alert_outbox o WHERE o.item_id = alert_items.item_id "
+              "AND o.fingerprint = alert_items.fingerprint)")
+_SEE = "INSERT OR IGNORE INTO alert_seen VALUES (?, ?, ?)"
+_SEE_UPDATE = ("INSERT INTO alert_seen VALUES (?, ?, ?) ON CONFLICT (alert_id, item_id) "
+               "DO UPDATE SET fingerprint = excluded.fingerprint WHERE fingerprint != excluded.fingerprint")
 
 
 @dataclass(frozen=True)
@@ -124,7 +131,9 @@ class Outbox:
         journal row, in one transaction; return how many (alert, item) pairs were queued."""
         watches = self._watches(written)
         matched = match_items(watches, items) if watches and items else {}
-        queued = 0
+        fingerprints = {item.id: item.fingerprint() for item in items} if matched else {}
+        rows: list[tuple[int, str, str, str]] = []
+        needed: dict[str, FeedItem] = {}
         now = stamp(datetime.now(UTC))
         with self.store.connect(write=True) as conn:
             live = {row[0] for row in conn.execute("SELECT id FROM alerts")}
@@ -132,21 +141,23 @@ class Outbox:
                 if watch.id not in live:
                     continue  # removed while its matches were worked out
                 for item in matched.get(watch.id, ()):
-                    fingerprint = item.fingerprint()
-                    key = (watch.id, item.id)
-                    seen = conn.execute(_SEEN, key).fetchone()
-                    if seen is not None and (not watch.updates or seen[0] == fingerprint):
+                    key = (watch.id, item.id, fingerprints[item.id])
+                    # A pair counts as new when it was never queued, or (asked for updates) queued with
+                    # another fingerprint; the statement's row count says which.
+                    if conn.execute(_SEE_UPDATE if watch.updates else _SEE, key).rowcount != 1:
                         continue
-                    conn.execute("INSERT OR REPLACE INTO alert_seen VALUES (?, ?, ?)", (*key, fingerprint))
-                    # A changed item still waiting goes once, as it is now.
-                    conn.execute("DELETE FROM alert_outbox WHERE alert_id = ? AND item_id = ?", key)
-                    conn.execute(
-                        "INSERT INTO alert_outbox (alert_id, item_id, item, queued) VALUES (?, ?, ?, ?)",
-                        (*key, json.dumps(item_json(item)), now))
-                    queued += 1
+                    if watch.updates:  # a changed item still waiting goes once, as it is now
+                        conn.execute("DELETE FROM alert_outbox WHERE alert_id = ? AND item_id = ?", key[:2])
+                    rows.append((*key, now))
+                    needed[item.id] = item
+            conn.executemany("INSERT INTO alert_outbox (alert_id, item_id, fingerprint, queued) "
+                             "VALUES (?, ?, ?, ?)", rows)
+            # Each item's body is stored once, however many alerts it goes to.
+            conn.executemany("INSERT OR IGNORE INTO alert_items VALUES (?, ?, ?)",
+                             [(i.id, fingerprints[i.id], json.dumps(item_json(i))) for i in needed.values()])
             if entry is not None:
                 conn.execute("DELETE FROM alert_journal WHERE id = ?", (entry,))
-        return queued
+        return len(rows)
 
     def recover(self, fingerprints: Callable[[list[str]], dict[str, str]]) -> int:
         """Settle the journal rows of writes that died between their commit and their settle.
@@ -213,8 +224,11 @@ class Outbox:
             ).fetchone()
             if alert is None:
                 return None
-            queued = conn.execute("SELECT id, item FROM alert_outbox WHERE alert_id = ? ORDER BY id LIMIT ?",
-                                  (alert["id"], MAX_ITEMS)).fetchall()
+            queued = conn.execute(
+                "SELECT o.id, o.item_id, o.fingerprint, i.item FROM alert_outbox o JOIN alert_items i "
+                "USING (item_id, fingerprint) WHERE o.alert_id = ? ORDER BY o.id LIMIT ?",
+                (alert["id"], MAX_ITEMS),
+            ).fetchall()
             delivery = uuid.uuid4().hex
             body = json.dumps({"alert": {"id": alert["id"], "q": alert["q"]}, "delivery": delivery,
                                "items": [json.loads(q["item"]) for q in queued]},
@@ -225,6 +239,7 @@ class Outbox:
                 (delivery, alert["id"], body, len(queued), stamp(now), stamp(now), lease),
             )
             conn.executemany("DELETE FROM alert_outbox WHERE id = ?", [(q["id"],) for q in queued])
+            conn.executemany(_DROP_BODY, [(q["item_id"], q["fingerprint"]) for q in queued])
             return Delivery(delivery, alert["id"], alert["webhook"], alert["secret"], body, len(queued), 0)
 
     def record(self, delivery: Delivery, *, now: datetime, status: int | None, error: str | None) -> str:

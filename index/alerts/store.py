@@ -1,7 +1,8 @@
 """The stored alerts, in tables of the feed registry's SQLite database beside the index.
 
-    INDEX_DIR/feeds.sqlite3   alerts, alert_journal, alert_seen, alert_outbox, alert_deliveries,
-                              alert_attempts, alert_counts (beside the registry's own ``feeds``)
+    INDEX_DIR/feeds.sqlite3   alerts, alert_journal, alert_seen, alert_outbox, alert_items,
+                              alert_deliveries, alert_attempts, alert_counts (beside the registry's
+                              own ``feeds``)
 
 Like the registry, every operation opens its own short-lived connection and writes inside ``BEGIN
 IMMEDIATE``, so the API's workers, the poll worker and the command line share the file. The tables are
@@ -59,13 +60,20 @@ CREATE TABLE IF NOT EXISTS alert_seen (
     PRIMARY KEY (alert_id, item_id)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS alert_outbox (
-    id       INTEGER PRIMARY KEY AUTOINCREMENT,
-    alert_id INTEGER NOT NULL,
-    item_id  TEXT NOT NULL,
-    item     TEXT NOT NULL,
-    queued   TEXT NOT NULL
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    alert_id    INTEGER NOT NULL,
+    item_id     TEXT NOT NULL,
+    fingerprint TEXT NOT NULL,
+    queued      TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS alert_outbox_alert ON alert_outbox (alert_id, id);
+CREATE INDEX IF NOT EXISTS alert_outbox_item ON alert_outbox (item_id, fingerprint);
+CREATE TABLE IF NOT EXISTS alert_items (
+    item_id     TEXT NOT NULL,
+    fingerprint TEXT NOT NULL,
+    item        TEXT NOT NULL,
+    PRIMARY KEY (item_id, fingerprint)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS alert_deliveries (
     id            TEXT PRIMARY KEY,
     alert_id      INTEGER NOT NULL,
@@ -237,6 +245,8 @@ class AlertStore:
             for table in ("alert_seen", "alert_outbox", "alert_deliveries", "alert_attempts"):
                 conn.execute(f"DELETE FROM {table} WHERE alert_id = ?", (alert_id,))
             conn.execute("DELETE FROM alerts WHERE id = ?", (alert_id,))
+            conn.execute("DELETE FROM alert_items WHERE NOT EXISTS (SELECT 1 FROM alert_outbox o WHERE "
+                         "o.item_id = alert_items.item_id AND o.fingerprint = alert_items.fingerprint)")
             return alert
 
     def _find(self, conn: sqlite3.Connection, alert_id: int) -> Alert:

@@ -27,6 +27,7 @@ def deliver_alerts(index_dir: str, engine: Engine, *, force: bool = False) -> De
 
 
 def describe_run(run: DeliveryRun) -> str:
+    """Return one line saying how many deliveries were tried and what came of them."""
     outcomes = run.outcomes
     text = (f"{run.attempted} deliver{'y' if run.attempted == 1 else 'ies'} attempted: "
             f"{outcomes['delivered']} delivered, {outcomes['retry']} to retry, {outcomes['failed']} failed")

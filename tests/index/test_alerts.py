@@ -132,7 +132,8 @@ def test_an_item_is_queued_for_an_alert_once_unless_it_asks_for_updates(tmp_path
     # The changed item waiting for `again` replaced its older copy: it goes once, as it is now.
     assert queued(root) == [(once.id, "item-1"), (again.id, "item-1")]
     with store.connect() as conn:
-        summaries = [json.loads(row[0])["summary"] for row in conn.execute("SELECT item FROM alert_outbox")]
+        summaries = [json.loads(row[0])["summary"] for row in conn.execute(
+            "SELECT i.item FROM alert_outbox JOIN alert_items i USING (item_id, fingerprint) ORDER BY id")]
     assert summaries == ["about nothing", "the summary changed"]
 
 
@@ -316,3 +317,23 @@ def test_a_webhook_name_that_does_not_resolve_yet_is_taken_and_retried(tmp_path:
     assert run.outcomes["retry"] == 1
     attempt = Outbox(AlertStore.beside(root)).attempts(alert.id)[0]
     assert attempt.status is None and attempt.error is not None and "cannot resolve" in attempt.error
+
+
+def test_an_item_body_is_kept_once_and_dropped_when_delivered(tmp_path: Path, receiver: Receiver) -> None:
+    root = tmp_path / "index"
+    store = AlertStore.beside(root)
+    for q in ("quokka", "quokka OR wombat", "title:quokka"):
+        store.add(q, receiver.url, allow_private=True)
+    eng = engine(root)
+    try:
+        eng.upsert([item(1, "quokka"), item(2, "wombat")])
+        with store.connect() as conn:
+            bodies = conn.execute("SELECT item_id FROM alert_items ORDER BY item_id").fetchall()
+        assert [row[0] for row in bodies] == ["item-1", "item-2"]  # four pairs, two bodies
+        assert len(queued(root)) == 4
+        deliver(root, allow_private=True)
+    finally:
+        eng.close()
+    assert sorted(receiver.items()) == ["item-1", "item-1", "item-1", "item-2"]
+    with store.connect() as conn:
+        assert conn.execute("SELECT COUNT(*) FROM alert_items").fetchone()[0] == 0

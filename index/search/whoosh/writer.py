@@ -59,9 +59,9 @@ class _KnownLengths:
         self._reader.close()
 
 
-def open_writer(ix: Any, *, limitmb: int = 128) -> IndexWriter:
+def open_writer(ix: Any, *, limitmb: int = 128, **options: Any) -> IndexWriter:
     """Return a writer for ``ix`` whose commit reads field lengths through :class:`_KnownLengths`."""
-    writer = ix.writer(limitmb=limitmb)
+    writer = ix.writer(limitmb=limitmb, **options)
     per_document_reader = writer.per_document_reader
     writer.per_document_reader = lambda: _KnownLengths(per_document_reader())
     return writer
