@@ -18,7 +18,7 @@ import pytest
 from index.alerts import GIVE_UP_AFTER, MAX_ITEMS, RETRY_DELAYS, AlertStore, AlertWatcher, Outbox, deliver
 from index.alerts.match import match_items
 from index.errors import QueryError, WebhookURLError
-from index.feeds.registry import REGISTRY_FILE
+from index.feeds.registry import REGISTRY_FILE, Registry
 from index.model import FeedItem, SearchRequest
 from index.search.whoosh.engine import WhooshEngine
 from index.search.whoosh.reader import SearchIndex
@@ -149,7 +149,10 @@ def test_a_write_with_no_alert_costs_one_look_and_creates_nothing(tmp_path: Path
     with watcher.committing(written):
         pass
     assert not (root / REGISTRY_FILE).exists()  # a write never creates the database
-    AlertStore.beside(root)  # the database exists (the registry made it), with no alert in it
+    Registry.beside(root)  # the feed registry's database, without the alerts' tables
+    with watcher.committing(written):
+        pass
+    AlertStore.beside(root)  # the alerts' tables, with no alert in them
     with watcher.committing(written):
         pass
     assert asked == []  # the written items were never even worked out
