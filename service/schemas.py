@@ -9,6 +9,7 @@ from typing import Any
 from marshmallow import RAISE, Schema, ValidationError, fields, post_load, validate, validates_schema
 from werkzeug.datastructures import MultiDict
 
+from index.alerts import MAX_ALERT_QUERY_CHARS
 from index.model import MAX_WINDOW, SORTS, SearchRequest, format_utc
 from index.search.querylang import MAX_QUERY_CHARS
 
@@ -341,7 +342,7 @@ class SuggestionsSchema(Schema):
 class AddAlertArgs(BodySchema):
     """The JSON body of ``POST /v1/alerts``."""
 
-    q = fields.String(required=True, validate=validate.Length(min=1, max=MAX_QUERY_CHARS))
+    q = fields.String(required=True, validate=validate.Length(min=1, max=MAX_ALERT_QUERY_CHARS))
     webhook = fields.String(required=True, validate=validate.Length(min=1, max=MAX_FEED_URL_CHARS))
     source = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=MAX_SOURCE_CHARS))
     match = fields.String(load_default="any", validate=validate.OneOf(("any", "all")))

@@ -9,9 +9,16 @@ from __future__ import annotations
 
 from index.alerts.deliver import DeliveryRun, deliver, sign
 from index.alerts.outbox import GIVE_UP_AFTER, MAX_ITEMS, OUTCOMES, RETRY_DELAYS, Attempt, Outbox
-from index.alerts.store import MATCHES, Alert, AlertStore, read_counts, validate_webhook
+from index.alerts.store import (
+           MATCHES,
+           MAX_ALERT_QUERY_CHARS,
+           Alert,
+           AlertStore,
+           read_counts,
+           validate_webhook,
+)
 from index.alerts.watch import AlertWatcher
 
-__all__ = ["GIVE_UP_AFTER", "MATCHES", "MAX_ITEMS", "OUTCOMES", "RETRY_DELAYS", "Alert", "AlertStore",
-           "AlertWatcher", "Attempt", "DeliveryRun", "Outbox", "deliver", "read_counts", "sign",
-           "validate_webhook"]
+__all__ = ["GIVE_UP_AFTER", "MATCHES", "MAX_ALERT_QUERY_CHARS", "MAX_ITEMS", "OUTCOMES", "RETRY_DELAYS",
+           "Alert", "AlertStore", "AlertWatcher", "Attempt", "DeliveryRun", "Outbox", "deliver",
+           "read_counts", "sign", "validate_webhook"]

@@ -28,6 +28,8 @@ from index.feeds.fetch import vet_url
 from index.feeds.registry import DEFAULT_BUSY_TIMEOUT, REGISTRY_FILE, validate_feed_url
 
 MATCHES = ("any", "all")
+# An alert's query runs against every write: the length of a search in a URL, not of a pasted page.
+MAX_ALERT_QUERY_CHARS = 1_000
 MAX_WEBHOOK_CHARS = 2048
 _STAMP = "%Y-%m-%dT%H:%M:%S.%fZ"
 _COLUMNS = ("id, q, source, match, updates, webhook, created, updated, last_attempt, last_status, "
@@ -214,6 +216,8 @@ class AlertStore:
             raise AlertError(f"match must be one of {', '.join(MATCHES)}")
         if not q.strip():
             raise QueryError("An alert needs a query.")
+        if len(q) > MAX_ALERT_QUERY_CHARS:
+            raise QueryError(f"An alert's query may be at most {MAX_ALERT_QUERY_CHARS} characters long.")
         check_query(q, match_all=match == "all")
         clean = validate_webhook(webhook, allow_private=allow_private)
         secret = secrets.token_hex(32)

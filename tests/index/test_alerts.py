@@ -91,7 +91,7 @@ def test_matching_is_the_search_restricted_to_the_written_items(built_index: Pat
 
 def test_a_query_the_search_refuses_is_refused_when_the_alert_is_made(tmp_path: Path) -> None:
     store = AlertStore.beside(tmp_path)
-    for bad in ('"unclosed', "a*", "(x", "the"):
+    for bad in ('"unclosed', "a*", "(x", "the", "quokka " * 150):
         with pytest.raises(QueryError):
             store.add(bad, "http://127.0.0.1:9/hook", allow_private=True)
     alert, _ = store.add("quok*", "http://127.0.0.1:9/hook", allow_private=True)  # a prefix needs items

@@ -174,6 +174,7 @@ def test_store_list_show_and_remove(api: FlaskClient, receiver: Receiver) -> Non
     ({"q": "quokka", "webhook": "http://10.1.2.3/x"}, "invalid-parameters", "webhook"),
     ({"q": "quokka"}, "invalid-parameters", "webhook"),
     ({"q": "", "webhook": "https://hooks.example.org/x"}, "invalid-parameters", "q"),
+    ({"q": "quokka " * 150, "webhook": HOOK}, "invalid-parameters", "q"),
     ({"q": "quokka", "webhook": HOOK, "match": "most"}, "invalid-parameters", "match"),
     ({"q": "quokka", "webhook": HOOK, "secret": "mine"}, "invalid-parameters", "secret"),
 ])
