@@ -339,6 +339,16 @@ class SuggestionsSchema(Schema):
     sources = fields.List(fields.Nested(SourceSuggestionSchema))
 
 
+class JsonBoolean(fields.Boolean):
+    """A JSON ``true`` or ``false`` only: marshmallow's Boolean also takes 0, 1, "yes" and "on"."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Mapping[str, Any] | None,
+                     **kwargs: Any) -> bool:
+        if not isinstance(value, bool):
+            raise self.make_error("invalid")
+        return value
+
+
 class AddAlertArgs(BodySchema):
     """The JSON body of ``POST /v1/alerts``."""
 
@@ -346,7 +356,7 @@ class AddAlertArgs(BodySchema):
     webhook = fields.String(required=True, validate=validate.Length(min=1, max=MAX_FEED_URL_CHARS))
     source = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=MAX_SOURCE_CHARS))
     match = fields.String(load_default="any", validate=validate.OneOf(("any", "all")))
-    updates = fields.Boolean(load_default=False)
+    updates = JsonBoolean(load_default=False)
 
 
 class AlertSchema(Schema):

@@ -177,6 +177,8 @@ def test_store_list_show_and_remove(api: FlaskClient, receiver: Receiver) -> Non
     ({"q": "quokka " * 150, "webhook": HOOK}, "invalid-parameters", "q"),
     ({"q": "quokka", "webhook": HOOK, "match": "most"}, "invalid-parameters", "match"),
     ({"q": "quokka", "webhook": HOOK, "secret": "mine"}, "invalid-parameters", "secret"),
+    ({"q": "quokka", "webhook": HOOK, "updates": 0}, "invalid-parameters", "updates"),
+    ({"q": "quokka", "webhook": HOOK, "updates": "yes"}, "invalid-parameters", "updates"),
 ])
 def test_bad_alerts_are_precise_400s(make_app: Callable[..., Flask], index_dir: Path, body: dict[str, Any],
                                      problem: str, param: str) -> None:
