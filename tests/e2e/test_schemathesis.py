@@ -5,11 +5,11 @@ and bodies as documented, invalid input refused, auth enforced, and the stateful
 API's links) except ``positive_data_acceptance``, which cannot hold for a query language: see
 ``schemathesis.toml`` beside this file for that and the one per-operation exception. ``--max-examples``
 is 100 per operation and phase; the server's own request counters (``/metrics``) show that every
-operation with an input to vary got at least 100 requests. The seven operations without any input
-(``/healthz``, ``/readyz``, ``/metrics``, ``/openapi.yaml``, ``/openapi.json``, ``/docs`` and
-``GET /v1/feeds``) have nothing to generate: schemathesis sends what varies for them (methods, headers,
-auth), a handful of requests. ``/metrics`` is fuzzed like the rest; its body is text, so its schema
-is ``type: string`` and only its status and content type say anything.
+operation with an input to vary got at least 100 requests. The eight operations without any input
+(``/healthz``, ``/readyz``, ``/metrics``, ``/openapi.yaml``, ``/openapi.json``, ``/docs``,
+``GET /v1/feeds`` and ``GET /v1/alerts``) have nothing to generate: schemathesis sends what varies for
+them (methods, headers, auth), a handful of requests. ``/metrics`` is fuzzed like the rest; its body
+is text, so its schema is ``type: string`` and only its status and content type say anything.
 
 Write endpoints are fuzzed twice: with the right token (the full run) and with none (only the write and
 feed operations, each must be a documented 401). Registered feeds point at whatever URLs the fuzzer
@@ -41,7 +41,7 @@ EXAMPLES = 100
 SEED = 20261129
 # Operations that take no parameters and no body: nothing for schemathesis to vary but methods and headers.
 NO_INPUT = {("/healthz", "get"), ("/readyz", "get"), ("/metrics", "get"), ("/openapi.yaml", "get"),
-            ("/openapi.json", "get"), ("/docs", "get"), ("/v1/feeds", "get")}
+            ("/openapi.json", "get"), ("/docs", "get"), ("/v1/feeds", "get"), ("/v1/alerts", "get")}
 METHODS = {"get", "post", "delete"}
 # gunicorn's default access log line: the request line, the status, and the user agent last.
 ACCESS_LINE = re.compile(
@@ -114,7 +114,7 @@ def test_every_operation_holds_to_the_spec_with_the_token(server: Server, tmp_pa
     began = len(server.log_text())
     report = schemathesis(server, tmp_path, "with the token", "--header", f"Authorization: Bearer {TOKEN}")
     operations = spec_operations()
-    assert report["operations"]["selected"] == report["operations"]["tested"] == len(operations) == 26
+    assert report["operations"]["selected"] == report["operations"]["tested"] == len(operations) == 31
     assert report["operations"]["skipped"] == report["operations"]["errored"] == 0
     counts = fuzz_requests(server, began)
     per_operation: Counter[tuple[str, str]] = Counter()
@@ -131,10 +131,10 @@ def test_every_operation_holds_to_the_spec_with_the_token(server: Server, tmp_pa
 def test_write_endpoints_hold_to_the_spec_without_a_token(server: Server, tmp_path: Path) -> None:
     began = len(server.log_text())
     report = schemathesis(server, tmp_path, "without a token", "--include-tag", "write", "--include-tag",
-                          "feeds")
+                          "feeds", "--include-tag", "alerts")
     writes = {(p, m) for p, m in spec_operations()
               if "bearerAuth" in str(spec()["paths"][p][m].get("security", ""))}
-    assert report["operations"]["tested"] == len(writes) == 7
+    assert report["operations"]["tested"] == len(writes) == 12
     statuses: Counter[str] = Counter()
     for (path, method, status), n in fuzz_requests(server, began).items():
         if (path, method) in writes:
