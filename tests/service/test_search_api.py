@@ -46,7 +46,7 @@ def test_search_returns_ranked_hits_with_facets_and_highlights(client: FlaskClie
     assert body["total"] >= 5
     hits = body["hits"]
     assert list(hits[0]) == ["id", "title", "link", "source", "published", "first_seen", "score", "snippet",
-                             "highlights"]
+                             "highlights", "also"]
     assert "Reinforcement Learning" in hits[0]["title"]
     assert [h["score"] for h in hits] == sorted((h["score"] for h in hits), reverse=True)
     assert "<mark>Reinforcement</mark> <mark>Learning</mark>" in hits[0]["highlights"]["title"]

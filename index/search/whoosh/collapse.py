@@ -1,0 +1,131 @@
+"""One hit per work over an opened index: each document's work as a number, the copy of each work a search
+shows, a work's other copies, and counts of works by source and month.
+
+Most works have one copy, so everything here first sets aside the documents whose work has no other
+live copy (a mask made once per view) and sorts only the rest: at 100k items with a fifth of them in
+copies, a search's collapsing reads one boolean per match and sorts the few thousand copies.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+_NONE = np.zeros(0, dtype=np.int64)
+# Which copy of a work stands for it in a match set: the best-scoring one, the newest, or the oldest.
+PICKS = ("score", "newest", "oldest")
+
+
+class Works:
+    """The works of one opened index, built from each document's stored work key and date."""
+
+    def __init__(self, keys: Sequence[str], live_docs: np.ndarray[Any, Any], dates: np.ndarray[Any, Any],
+                 months: np.ndarray[Any, Any]) -> None:
+        index_of: dict[str, int] = {}
+        # A document without a key (written by hand, say) is a work of its own.
+        self.ord = np.fromiter(
+            (index_of.setdefault(key or f"\0{doc}", len(index_of)) for doc, key in enumerate(keys)),
+            dtype=np.int64, count=len(keys),
+        )
+        copies = np.bincount(self.ord[live_docs], minlength=len(index_of))
+        self.count = int(np.count_nonzero(copies))
+        self.dates = dates
+        # Per document: whether its work has another live copy.
+        self.shared: np.ndarray[Any, Any] = copies[self.ord] > 1 if len(keys) else np.zeros(0, dtype=bool)
+        grouped = live_docs[self.shared[live_docs]]
+        self._grouped = grouped[np.argsort(self.ord[grouped], kind="stable")]
+        self._grouped_ords = self.ord[self._grouped]
+        # Per document: the month of its work's newest copy, where a collapsed histogram counts the work.
+        self.month = months.copy()
+        if grouped.size:
+            newest = self._firsts(grouped, -dates[grouped], -grouped)
+            self.month[grouped] = months[newest][np.searchsorted(self.ord[newest], self.ord[grouped])]
+        # Browsing everything (no query, no filter) asks for the same answers every time.
+        self._live_count = int(live_docs.size)
+        self._all_newest: np.ndarray[Any, Any] | None = None
+        self._all_per_source: np.ndarray[Any, Any] | None = None
+
+    def copies(self, doc: int) -> np.ndarray[Any, Any]:
+        """Return the other live documents of ``doc``'s work (sorted docnums)."""
+        if not self.shared[doc]:
+            return _NONE
+        work = self.ord[doc]
+        low, high = np.searchsorted(self._grouped_ords, [work, work + 1])
+        found = self._grouped[low:high]
+        return np.sort(found[found != doc])
+
+    def leads(self, docs: np.ndarray[Any, Any], scores: np.ndarray[Any, Any], *,
+              pick: str) -> np.ndarray[Any, Any]:
+        """Return a mask over ``docs`` (sorted, live) keeping one document per work.
+
+        ``pick`` is ``score`` (the best-scoring copy; equal scores, the lower docnum, as ranking breaks
+        ties), ``newest`` (equal dates: the later indexed, as the newest sort breaks ties) or ``oldest``.
+        """
+        if pick == "newest" and docs.size == self._live_count:
+            if self._all_newest is None:
+                self._all_newest = self._leads(docs, scores, pick)
+            return self._all_newest
+        return self._leads(docs, scores, pick)
+
+    def _leads(self, docs: np.ndarray[Any, Any], scores: np.ndarray[Any, Any],
+               pick: str) -> np.ndarray[Any, Any]:
+        shared = self.shared[docs]
+        keep: np.ndarray[Any, Any] = ~shared
+        at = np.flatnonzero(shared)
+        if at.size == 0:
+            return keep
+        picked = docs[at]
+        if pick == "score":
+            first = self._first_positions(picked, -scores[at], picked)
+        elif pick == "newest":
+            first = self._first_positions(picked, -self.dates[picked], -picked)
+        else:
+            first = self._first_positions(picked, self.dates[picked], picked)
+        keep[at[first]] = True
+        return keep
+
+    def _first_positions(self, docs: np.ndarray[Any, Any], key: np.ndarray[Any, Any],
+                         tie: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+        """Return the positions in ``docs`` of each work's first document by (``key``, ``tie``)."""
+        works = self.ord[docs]
+        order = np.lexsort((tie, key, works))
+        grouped = works[order]
+        first = np.ones(order.size, dtype=bool)
+        first[1:] = grouped[1:] != grouped[:-1]
+        return order[first]
+
+    def _firsts(self, docs: np.ndarray[Any, Any], key: np.ndarray[Any, Any],
+                tie: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+        """Return each work's first document among ``docs`` by (``key``, ``tie``), in order of work."""
+        found: np.ndarray[Any, Any] = docs[self._first_positions(docs, key, tie)]
+        return found
+
+    def newest_among(self, doc: int, docs: np.ndarray[Any, Any]) -> int:
+        """Return the newest copy of ``doc``'s work among ``docs`` (sorted), else ``doc`` itself."""
+        others = self.copies(doc)
+        if others.size:
+            at = np.minimum(np.searchsorted(docs, others), docs.size - 1)
+            candidates = np.append(others[docs[at] == others], doc)
+            return int(candidates[np.lexsort((candidates, self.dates[candidates]))[-1]])
+        return doc
+
+    def per_source(self, docs: np.ndarray[Any, Any], source_ord: np.ndarray[Any, Any],
+                   sources: int) -> np.ndarray[Any, Any]:
+        """Return the works among ``docs`` (live) per source: a work in two sources counts in both."""
+        if docs.size == self._live_count:
+            if self._all_per_source is None:
+                self._all_per_source = self._per_source(docs, source_ord, sources)
+            return self._all_per_source
+        return self._per_source(docs, source_ord, sources)
+
+    def _per_source(self, docs: np.ndarray[Any, Any], source_ord: np.ndarray[Any, Any],
+                    sources: int) -> np.ndarray[Any, Any]:
+        shared = self.shared[docs]
+        counts = np.bincount(source_ord[docs[~shared]], minlength=sources)
+        copies = docs[shared]
+        if copies.size:
+            pairs = np.unique(self.ord[copies] * sources + source_ord[copies])
+            counts = counts + np.bincount(pairs % sources, minlength=sources)
+        return counts
