@@ -11,10 +11,11 @@ KEYS = ["a", "b", "a", "c", "b", "a", ""]
 LIVE = np.array([0, 1, 2, 3, 4, 6])
 DATES = np.array([100, 300, 200, 50, 300, 999, 10])
 MONTHS = np.array([1, 3, 2, 1, 3, 9, 1])
+SOURCES = np.array([0, 0, 1, 1, 1, 0, 2])
 
 
 def works() -> Works:
-    return Works(KEYS, LIVE, DATES, MONTHS)
+    return Works(KEYS, LIVE, DATES, MONTHS, SOURCES)
 
 
 def test_counts_and_copies_skip_deleted_documents() -> None:
@@ -44,7 +45,7 @@ def test_newest_among_only_looks_at_the_given_documents() -> None:
 
 def test_works_count_once_per_source_and_once_by_month() -> None:
     w = works()
-    sources = np.array([0, 0, 1, 1, 1, 0, 2])
+    sources = SOURCES
     # Source 0: works a, b (b twice in it); source 1: a, c, b; source 2: the keyless document.
     assert w.per_source(LIVE, sources, 3).tolist() == [2, 3, 1]
     assert w.per_source(np.array([0, 2]), sources, 3).tolist() == [1, 1, 0]

@@ -2,8 +2,9 @@
 shows, a work's other copies, and counts of works by source and month.
 
 Most works have one copy, so everything here first sets aside the documents whose work has no other
-live copy (a mask made once per view) and sorts only the rest: at 100k items with a fifth of them in
-copies, a search's collapsing reads one boolean per match and sorts the few thousand copies.
+live copy (a mask made once per view) and handles only the rest, by scatter maxima and counts over
+numbers given to the shared works once per view, never by sorting a query's matches: a search's
+collapsing is linear in its matches.
 """
 
 from __future__ import annotations
@@ -19,10 +20,10 @@ PICKS = ("score", "newest", "oldest")
 
 
 class Works:
-    """The works of one opened index, built from each document's stored work key and date."""
+    """The works of one opened index, built from each document's stored work key, date, month and source."""
 
     def __init__(self, keys: Sequence[str], live_docs: np.ndarray[Any, Any], dates: np.ndarray[Any, Any],
-                 months: np.ndarray[Any, Any]) -> None:
+                 months: np.ndarray[Any, Any], sources: np.ndarray[Any, Any]) -> None:
         index_of: dict[str, int] = {}
         # A document without a key (written by hand, say) is a work of its own.
         self.ord = np.fromiter(
@@ -37,11 +38,21 @@ class Works:
         grouped = live_docs[self.shared[live_docs]]
         self._grouped = grouped[np.argsort(self.ord[grouped], kind="stable")]
         self._grouped_ords = self.ord[self._grouped]
+        # Shared works numbered 0..n-1, and (shared work, source) pairs likewise, for scatter-counting
+        # per query instead of sorting the matches.
+        self._shared_works, compact = np.unique(self._grouped_ords, return_inverse=True)
+        self._compact = np.full(len(keys), -1, dtype=np.int64)
+        self._compact[self._grouped] = compact
+        span = int(sources.max(initial=0)) + 1
+        pairs, pair_ord = np.unique(compact * span + sources[self._grouped], return_inverse=True)
+        self._pair = np.full(len(keys), -1, dtype=np.int64)
+        self._pair[self._grouped] = pair_ord
+        self._pair_source = pairs % span
         # Per document: the month of its work's newest copy, where a collapsed histogram counts the work.
         self.month = months.copy()
         if grouped.size:
-            newest = self._firsts(grouped, -dates[grouped], -grouped)
-            self.month[grouped] = months[newest][np.searchsorted(self.ord[newest], self.ord[grouped])]
+            newest = self._best(self._grouped, dates[self._grouped], prefer_later=True)
+            self.month[self._grouped] = months[newest[compact]]
         # Browsing everything (no query, no filter) asks for the same answers every time.
         self._live_count = int(live_docs.size)
         self._all_newest: np.ndarray[Any, Any] | None = None
@@ -78,28 +89,35 @@ class Works:
             return keep
         picked = docs[at]
         if pick == "score":
-            first = self._first_positions(picked, -scores[at], picked)
+            best = self._best(picked, scores[at], prefer_later=False)
         elif pick == "newest":
-            first = self._first_positions(picked, -self.dates[picked], -picked)
+            best = self._best(picked, self.dates[picked], prefer_later=True)
         else:
-            first = self._first_positions(picked, self.dates[picked], picked)
-        keep[at[first]] = True
+            best = self._best(picked, -self.dates[picked], prefer_later=False)
+        chosen = best[best >= 0]
+        keep[np.searchsorted(docs, chosen)] = True
         return keep
 
-    def _first_positions(self, docs: np.ndarray[Any, Any], key: np.ndarray[Any, Any],
-                         tie: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
-        """Return the positions in ``docs`` of each work's first document by (``key``, ``tie``)."""
-        works = self.ord[docs]
-        order = np.lexsort((tie, key, works))
-        grouped = works[order]
-        first = np.ones(order.size, dtype=bool)
-        first[1:] = grouped[1:] != grouped[:-1]
-        return order[first]
+    def _best(self, docs: np.ndarray[Any, Any], key: np.ndarray[Any, Any], *,
+              prefer_later: bool) -> np.ndarray[Any, Any]:
+        """Return, per shared work (compact number), its document among ``docs`` with the highest ``key``.
 
-    def _firsts(self, docs: np.ndarray[Any, Any], key: np.ndarray[Any, Any],
-                tie: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
-        """Return each work's first document among ``docs`` by (``key``, ``tie``), in order of work."""
-        found: np.ndarray[Any, Any] = docs[self._first_positions(docs, key, tie)]
+        Equal keys go to the later document with ``prefer_later``, else the earlier; -1 for a work with
+        none among ``docs``. Scatter maxima, not a sort: linear in the documents.
+        """
+        works = self._compact[docs]
+        # ufunc.at takes its fast path only when the array and the values share a dtype.
+        lowest = -np.inf if key.dtype.kind == "f" else np.iinfo(key.dtype).min
+        top = np.full(self._shared_works.size, lowest, dtype=key.dtype)
+        np.maximum.at(top, works, key)
+        winners = key == top[works]
+        if prefer_later:
+            found = np.full(self._shared_works.size, -1, dtype=np.int64)
+            np.maximum.at(found, works[winners], docs[winners])
+        else:
+            found = np.full(self._shared_works.size, np.iinfo(np.int64).max, dtype=np.int64)
+            np.minimum.at(found, works[winners], docs[winners])
+            found[found == np.iinfo(np.int64).max] = -1
         return found
 
     def newest_among(self, doc: int, docs: np.ndarray[Any, Any]) -> int:
@@ -126,6 +144,7 @@ class Works:
         counts = np.bincount(source_ord[docs[~shared]], minlength=sources)
         copies = docs[shared]
         if copies.size:
-            pairs = np.unique(self.ord[copies] * sources + source_ord[copies])
-            counts = counts + np.bincount(pairs % sources, minlength=sources)
+            seen = np.zeros(self._pair_source.size, dtype=bool)
+            seen[self._pair[copies]] = True
+            counts = counts + np.bincount(self._pair_source[seen], minlength=sources)
         return counts

@@ -66,7 +66,7 @@ class View:
         self.by_lower = {name.lower(): name for name in self.source_names}
         self.all_docs = np.flatnonzero(self.live)
         self.works = Works(list(reader.column_reader("work")) if n else [], self.all_docs, self.sort_date,
-                           self.month_ord)
+                           self.month_ord, self.source_ord)
         self.scorer = Scorer(self.searcher, self.path)
         self._date_order: np.ndarray[Any, Any] | None = None
         self._spelling: Spelling | None = None
