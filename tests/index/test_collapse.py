@@ -45,9 +45,8 @@ def test_newest_among_only_looks_at_the_given_documents() -> None:
 
 def test_works_count_once_per_source_and_once_by_month() -> None:
     w = works()
-    sources = SOURCES
     # Source 0: works a, b (b twice in it); source 1: a, c, b; source 2: the keyless document.
-    assert w.per_source(LIVE, sources, 3).tolist() == [2, 3, 1]
-    assert w.per_source(np.array([0, 2]), sources, 3).tolist() == [1, 1, 0]
+    assert w.per_source(LIVE, 3).tolist() == [2, 3, 1]
+    assert w.per_source(np.array([0, 2]), 3).tolist() == [1, 1, 0]
     # A work counts in the month of its newest live copy (the deleted copy 5 does not count).
     assert w.month[LIVE].tolist() == [2, 3, 2, 1, 3, 1]

@@ -43,6 +43,8 @@ class Works:
         self._shared_works, compact = np.unique(self._grouped_ords, return_inverse=True)
         self._compact = np.full(len(keys), -1, dtype=np.int64)
         self._compact[self._grouped] = compact
+        # bincount converts narrower integers on every call: keep the sources as intp once.
+        self._source = sources.astype(np.intp)
         span = int(sources.max(initial=0)) + 1
         pairs, pair_ord = np.unique(compact * span + sources[self._grouped], return_inverse=True)
         self._pair = np.full(len(keys), -1, dtype=np.int64)
@@ -51,7 +53,7 @@ class Works:
         # Per document: the month of its work's newest copy, where a collapsed histogram counts the work.
         self.month = months.copy()
         if grouped.size:
-            newest = self._best(self._grouped, dates[self._grouped], prefer_later=True)
+            newest = self._best(self._grouped, dates[self._grouped], self._grouped, prefer_later=True)
             self.month[self._grouped] = months[newest[compact]]
         # Browsing everything (no query, no filter) asks for the same answers every time.
         self._live_count = int(live_docs.size)
@@ -88,22 +90,24 @@ class Works:
         if at.size == 0:
             return keep
         picked = docs[at]
+        # Positions in ``docs`` rise with docnums, so they break ties as docnums would.
         if pick == "score":
-            best = self._best(picked, scores[at], prefer_later=False)
+            best = self._best(picked, scores[at], at, prefer_later=False)
         elif pick == "newest":
-            best = self._best(picked, self.dates[picked], prefer_later=True)
+            best = self._best(picked, self.dates[picked], at, prefer_later=True)
         else:
-            best = self._best(picked, -self.dates[picked], prefer_later=False)
-        chosen = best[best >= 0]
-        keep[np.searchsorted(docs, chosen)] = True
+            best = self._best(picked, -self.dates[picked], at, prefer_later=False)
+        keep[best[best >= 0]] = True
         return keep
 
-    def _best(self, docs: np.ndarray[Any, Any], key: np.ndarray[Any, Any], *,
+    def _best(self, docs: np.ndarray[Any, Any], key: np.ndarray[Any, Any], values: np.ndarray[Any, Any], *,
               prefer_later: bool) -> np.ndarray[Any, Any]:
-        """Return, per shared work (compact number), its document among ``docs`` with the highest ``key``.
+        """Return, per shared work (compact number), the ``values`` entry of its document among ``docs``
+        with the highest ``key``.
 
-        Equal keys go to the later document with ``prefer_later``, else the earlier; -1 for a work with
-        none among ``docs``. Scatter maxima, not a sort: linear in the documents.
+        ``values`` (non-negative, rising with docnum) also break ties: equal keys go to the larger one
+        with ``prefer_later``, else the smaller; -1 for a work with none among ``docs``. Scatter maxima,
+        not a sort: linear in the documents.
         """
         works = self._compact[docs]
         # ufunc.at takes its fast path only when the array and the values share a dtype.
@@ -111,12 +115,13 @@ class Works:
         top = np.full(self._shared_works.size, lowest, dtype=key.dtype)
         np.maximum.at(top, works, key)
         winners = key == top[works]
+        values = values.astype(np.int64, copy=False)
         if prefer_later:
             found = np.full(self._shared_works.size, -1, dtype=np.int64)
-            np.maximum.at(found, works[winners], docs[winners])
+            np.maximum.at(found, works[winners], values[winners])
         else:
             found = np.full(self._shared_works.size, np.iinfo(np.int64).max, dtype=np.int64)
-            np.minimum.at(found, works[winners], docs[winners])
+            np.minimum.at(found, works[winners], values[winners])
             found[found == np.iinfo(np.int64).max] = -1
         return found
 
@@ -129,22 +134,21 @@ class Works:
             return int(candidates[np.lexsort((candidates, self.dates[candidates]))[-1]])
         return doc
 
-    def per_source(self, docs: np.ndarray[Any, Any], source_ord: np.ndarray[Any, Any],
-                   sources: int) -> np.ndarray[Any, Any]:
+    def per_source(self, docs: np.ndarray[Any, Any], sources: int) -> np.ndarray[Any, Any]:
         """Return the works among ``docs`` (live) per source: a work in two sources counts in both."""
         if docs.size == self._live_count:
             if self._all_per_source is None:
-                self._all_per_source = self._per_source(docs, source_ord, sources)
+                self._all_per_source = self._per_source(docs, sources)
             return self._all_per_source
-        return self._per_source(docs, source_ord, sources)
+        return self._per_source(docs, sources)
 
-    def _per_source(self, docs: np.ndarray[Any, Any], source_ord: np.ndarray[Any, Any],
-                    sources: int) -> np.ndarray[Any, Any]:
-        shared = self.shared[docs]
-        counts = np.bincount(source_ord[docs[~shared]], minlength=sources)
-        copies = docs[shared]
+    def _per_source(self, docs: np.ndarray[Any, Any], sources: int) -> np.ndarray[Any, Any]:
+        counts = np.bincount(self._source[docs], minlength=sources)
+        copies = docs[self.shared[docs]]
         if copies.size:
+            # Take the copies' items back out, and count each (work, source) pair among them once.
             seen = np.zeros(self._pair_source.size, dtype=bool)
             seen[self._pair[copies]] = True
+            counts = counts - np.bincount(self._source[copies], minlength=sources)
             counts = counts + np.bincount(self._pair_source[seen], minlength=sources)
         return counts

@@ -243,7 +243,7 @@ class SearchIndex:
 
     def _source_facets(self, view: View, docs: np.ndarray[Any, Any], *, works: bool) -> list[FacetCount]:
         if works:
-            counts = view.works.per_source(docs, view.source_ord, len(view.source_names))
+            counts = view.works.per_source(docs, len(view.source_names))
         else:
             counts = np.bincount(view.source_ord[docs], minlength=len(view.source_names))
         pairs = zip(view.source_names, counts, strict=True)
