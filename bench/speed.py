@@ -556,11 +556,15 @@ histogram, escaped highlights), then `get` and `similar` for the same ids. Every
 engine (a new client) first. "Whoosh" is the column called feedsift above."""
 
 
-def render(reports: Sequence[SizeReport], command: str) -> str:
-    """Return the whole benchmark section: command, date, machine, method and one table per size."""
+def render(reports: Sequence[SizeReport], command: str, copies: float = 0.0) -> str:
+    """Return the whole benchmark section: command, date, machine, method and one table per size.
+
+    A corpus with copies gets a section of its own, beside the plain corpus's.
+    """
     engines = reports[0].engines if reports else (FEEDSIFT,)
+    heading = "## Speed benchmark" if engines == (FEEDSIFT,) else "## Whoosh and Typesense side by side"
     head = [
-        "## Speed benchmark" if engines == (FEEDSIFT,) else "## Whoosh and Typesense side by side",
+        heading + (", corpus with copies of one work" if copies else ""),
         "",
         f"- command: `{command}`",
         f"- date: {datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')}",
@@ -618,7 +622,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if temp is not None:
             temp.cleanup()
-    text = render(reports, command)
+    text = render(reports, command, args.copies)
     print(text)
     if args.out:
         write_section(args.out, text)
