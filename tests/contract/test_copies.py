@@ -75,6 +75,8 @@ def test_copies_collapse_into_works(app: Flask) -> None:
     assert collapsed["total"] == WORKS == len(collapsed["hits"])
     every = search(client, collapse="false")
     assert every["total"] == COPIES == len(every["hits"])
+    posted = client.post("/v1/search", json={"collapse": False, "per_page": 100}).get_json()
+    assert posted["total"] == COPIES and client.post("/v1/search", json={}).get_json()["total"] == WORKS
     # Each copy is in exactly one hit: as the hit or in its ``also``.
     shown = [i for hit in collapsed["hits"] for i in (hit["id"], *(c["id"] for c in hit["also"]))]
     assert sorted(shown) == sorted(hit["id"] for hit in every["hits"])
