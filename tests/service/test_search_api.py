@@ -385,6 +385,6 @@ def test_an_undated_item_is_placed_by_its_first_seen_date_which_its_hit_carries(
     assert {m["value"] for m in months} == {"2020-04", today.strftime("%Y-%m")}
 
 
-@pytest.mark.parametrize("member", ["since", "until", "q", "sort", "page"])
+@pytest.mark.parametrize("member", ["since", "until", "q", "sort", "page", "collapse"])
 def test_a_post_member_given_as_null_is_refused(client: FlaskClient, member: str) -> None:
     assert_problem(client.post("/v1/search", json={member: None}), 400, "invalid-parameters", param=member)
