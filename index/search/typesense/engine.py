@@ -89,6 +89,7 @@ from index.search.typesense.results import (
     source_facets,
     spans,
 )
+from index.search.typesense.works import best_per_work, grouping
 
 # Above this threshold Typesense keeps dropping words until every drop has been tried.
 DROP_ALL_TOKENS = 1_000_000
@@ -110,8 +111,6 @@ SIMILAR_CANDIDATES = 60
 # Items read per top word (the newest that hold it); distinctive words are rare, so this is seldom a cut.
 SIMILAR_HOLDERS = 100
 
-# Copies a grouped search returns per work: enough to find the newest matching one for ``oldest``.
-GROUP_LIMIT = 99
 
 
 class TypesenseEngine(TypesenseCollection):
@@ -133,17 +132,11 @@ class TypesenseEngine(TypesenseCollection):
         wanted = sorted({s.strip().lower() for s in req.sources})
         full = all_of([base, "source_key:=" + values(wanted)]) if wanted else base
         start = (req.page - 1) * req.per_page
-        # Grouped by work, Typesense counts works: the total, and each facet value once per work.
-        works: dict[str, Any] = {"group_by": "work", "group_limit": 1} if req.collapse else {}
-        months = "work_month" if req.collapse else "month"
+        works, months, newest_of_group = grouping(req.collapse, req.sort)
         count = {"q": compiled.phrase_q, "query_by": compiled.query_by, "filter_by": full, "per_page": 0,
                  "facet_by": months, "max_facet_values": MAX_MONTHS, **works}
         by_source = {"q": compiled.phrase_q, "query_by": compiled.query_by, "filter_by": base, "per_page": 0,
                      "facet_by": "source", "max_facet_values": MAX_SOURCES, **works}
-        # Oldest first places a work by its oldest matching copy but shows its newest, which needs them all.
-        newest_of_group = req.collapse and req.sort == "oldest"
-        if newest_of_group:
-            works["group_limit"] = GROUP_LIMIT
         ranked, rest = self._tiers(compiled, full) if req.sort == "relevance" else (None, None)
         if ranked is not None:
             page = self._hits_search(compiled, ranked.pop("q"), ranked.pop("filter_by"),
@@ -165,7 +158,7 @@ class TypesenseEngine(TypesenseCollection):
             total=total,
             page=req.page,
             per_page=req.per_page,
-            hits=self._with_copies([self._hit(h, compiled.stems) for h in hits], hits),
+            hits=self.works.with_copies([self._hit(h, compiled.stems) for h in hits], hits),
             source_facets=source_facets(sourced),
             month_facets=month_facets(counted, months),
             did_you_mean=self._did_you_mean(req.q) if req.q.strip() and total < 3 else None,
@@ -268,11 +261,6 @@ class TypesenseEngine(TypesenseCollection):
             first_seen=from_timestamp(doc.get("first_seen")),
         )
 
-    def _with_copies(self, hits: list[Hit], raw: list[dict[str, Any]]) -> list[Hit]:
-        """Return the hits with the other copies of their works in ``also``."""
-        also = self.works.also([h["document"] for h in raw])
-        return [replace(hit, also=also.get(hit.id, ())) for hit in hits]
-
     def get(self, item_id: str) -> FeedItem | None:
         """Return the whole item with this id (its work's other copies in ``also``), or None."""
         doc = self._retrieve(item_id)
@@ -328,18 +316,14 @@ class TypesenseEngine(TypesenseCollection):
                     key = hit["document"]["id"]
                     scores[key] = scores.get(key, 0.0) + weights[word]
                     work_of[key] = str(hit["document"].get("work", ""))
-        per_work: dict[str, str] = {}
-        for key in sorted(scores, key=lambda i: (-scores[i], i)):
-            if "`" not in key and len(per_work) < limit:
-                per_work.setdefault(work_of[key], key)
-        best = list(per_work.values())
+        best = best_per_work(scores, work_of, limit)
         if not best:
             return []
         (found,) = self._multi([{"q": "*", "filter_by": "id:" + values(best), "per_page": len(best),
                                  "include_fields": HIT_FIELDS}])
         by_id = {h["document"]["id"]: h for h in found.get("hits", [])}
         raw = [by_id[i] for i in best if i in by_id]
-        return self._with_copies(
+        return self.works.with_copies(
             [replace(self._hit(h, set()), score=round(scores[h["document"]["id"]], 4)) for h in raw], raw)
 
     def suggest(self, text: str, limit: int = 8) -> Suggestions:

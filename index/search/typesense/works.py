@@ -11,10 +11,11 @@ work's other copies (a partial update of one field).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import replace
 from typing import Any
 
 from index.ingest.works import Titled, WorkTitles, title_key
-from index.model import Copy, from_timestamp
+from index.model import Copy, Hit, from_timestamp
 from index.search.batch import PlannedWrite, resolve_works
 from index.search.typesense.documents import month_of
 
@@ -22,8 +23,32 @@ from index.search.typesense.documents import month_of
 LOOKUP_CHUNK = 100
 LOOKUP_PAGE = 250
 COPY_FIELDS = "id,source,link,published,sort_date,work,work_month"
+# Copies a grouped search returns per work: enough to find the newest matching one for ``oldest``.
+GROUP_LIMIT = 99
 
 Search = Callable[[list[dict[str, Any]]], list[dict[str, Any]]]
+
+
+def grouping(collapse: bool, sort: str) -> tuple[dict[str, Any], str, bool]:
+    """Return a search's grouping parameters, the month field its histogram counts, and whether each
+    group's newest copy leads (rather than its first).
+
+    Grouped by work, Typesense counts works: the total, and each facet value once per work. Oldest
+    first places a work by its oldest matching copy but shows its newest, which needs them all.
+    """
+    if not collapse:
+        return {}, "month", False
+    oldest = sort == "oldest"
+    return {"group_by": "work", "group_limit": GROUP_LIMIT if oldest else 1}, "work_month", oldest
+
+
+def best_per_work(scores: dict[str, float], work_of: dict[str, str], limit: int) -> list[str]:
+    """Return the ids of the best-scoring copy of each work, best first, at most ``limit`` of them."""
+    per_work: dict[str, str] = {}
+    for key in sorted(scores, key=lambda i: (-scores[i], i)):
+        if "`" not in key and len(per_work) < limit:
+            per_work.setdefault(work_of[key], key)
+    return list(per_work.values())
 
 
 class TypesenseWorks:
@@ -68,6 +93,11 @@ class TypesenseWorks:
                 for c in others
             )
         return found
+
+    def with_copies(self, hits: list[Hit], raw: list[dict[str, Any]]) -> list[Hit]:
+        """Return the hits (made from the search's raw hits ``raw``) with their works' other copies."""
+        also = self.also([h["document"] for h in raw])
+        return [replace(hit, also=also.get(hit.id, ())) for hit in hits]
 
     def resolve(self, writes: list[PlannedWrite]) -> dict[str, str]:
         """Return the work key of each item of one write, by item id."""

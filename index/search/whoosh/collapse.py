@@ -14,9 +14,32 @@ from typing import Any
 
 import numpy as np
 
+from index.model import Copy, from_timestamp
+
 _NONE = np.zeros(0, dtype=np.int64)
 # Which copy of a work stands for it in a match set: the best-scoring one, the newest, or the oldest.
 PICKS = ("score", "newest", "oldest")
+
+
+def pick_for(sort: str, *, ranked: bool) -> str:
+    """Return which copy of a work stands for it (one of PICKS) in a search sorted by ``sort``."""
+    if ranked and sort == "relevance":
+        return "score"
+    return "oldest" if sort == "oldest" else "newest"
+
+
+def copies_of(works: Works, searcher: Any, doc: int) -> tuple[Copy, ...]:
+    """Return the other copies of a document's work, newest first, from the searcher's stored fields."""
+    copies = works.copies(doc)
+    if copies.size == 0:
+        return ()
+    ordered = copies[np.lexsort((-copies, -works.dates[copies]))]
+    found = []
+    for other in ordered.tolist():
+        stored = searcher.stored_fields(other)
+        found.append(Copy(id=stored["id"], source=stored.get("source", ""), link=stored.get("link", ""),
+                          published=from_timestamp(stored.get("published"))))
+    return tuple(found)
 
 
 class Works:

@@ -26,7 +26,6 @@ from whoosh import query
 
 from index.errors import IndexMissingError, QueryError
 from index.model import (
-    Copy,
     FacetCount,
     FeedItem,
     Hit,
@@ -43,6 +42,7 @@ from index.search.highlight import mark, match_spans, snippet_and_highlight
 from index.search.querylang import highlight_terms, parse_query
 from index.search.schema import SPELLING_FIELD
 from index.search.suggestions import bare_words, correctable, with_corrections
+from index.search.whoosh.collapse import copies_of, pick_for
 from index.search.whoosh.scoring import Matches
 from index.search.whoosh.store import TORN_READS, IndexStore
 from index.search.whoosh.suggest import suggest as suggest_from_view
@@ -197,7 +197,7 @@ class SearchIndex:
             else:
                 final = dated
             matching = final
-            pick = _pick(req, ranked=q is not None)
+            pick = pick_for(req.sort, ranked=q is not None)
             if req.collapse:
                 final = _select(final, view.works.leads(final.docs, final.scores, pick=pick))
             total = final.size
@@ -293,21 +293,8 @@ class SearchIndex:
             snippet=snippet,
             highlights={"title": mark(title, match_spans(title, terms, analyzer)), "summary": summary_html},
             first_seen=from_timestamp(stored.get("first_seen")),
-            also=self._also(view, docnum),
+            also=copies_of(view.works, view.searcher, docnum),
         )
-
-    def _also(self, view: View, docnum: int) -> tuple[Copy, ...]:
-        """Return the other copies of a document's work, newest first."""
-        copies = view.works.copies(docnum)
-        if copies.size == 0:
-            return ()
-        ordered = copies[np.lexsort((-copies, -view.sort_date[copies]))]
-        found = []
-        for other in ordered.tolist():
-            stored = view.searcher.stored_fields(other)
-            found.append(Copy(id=stored["id"], source=stored.get("source", ""), link=stored.get("link", ""),
-                              published=from_timestamp(stored.get("published"))))
-        return tuple(found)
 
     def _did_you_mean(self, view: View, text: str) -> str | None:
         """Suggest the query with each unknown bare word replaced by the nearest indexed word.
@@ -333,7 +320,8 @@ class SearchIndex:
             docnum = view.searcher.document_number(id=item_id)
             if docnum is None:
                 return None
-            return replace(_item(view.searcher.stored_fields(docnum)), also=self._also(view, docnum))
+            return replace(_item(view.searcher.stored_fields(docnum)),
+                           also=copies_of(view.works, view.searcher, docnum))
 
     @_retry_torn_reads
     def similar(self, item_id: str, limit: int = 10) -> list[Hit] | None:
@@ -470,13 +458,6 @@ def _retire(view: View) -> None:
     view.retired = True
     if view.users == 0:
         view.close()
-
-
-def _pick(req: SearchRequest, *, ranked: bool) -> str:
-    """Return which copy of a work stands for it in this search's order (``collapse.PICKS``)."""
-    if ranked and req.sort == "relevance":
-        return "score"
-    return "oldest" if req.sort == "oldest" else "newest"
 
 
 def _select(found: Matches, mask: np.ndarray[Any, Any]) -> Matches:
