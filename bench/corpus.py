@@ -322,6 +322,42 @@ def generate_items(n: int, seed: int = 42) -> Iterator[Item]:
         yield from _block(seed, block, BLOCK)[: n - block * BLOCK]
 
 
+def with_copies(items: Iterable[Item], share: float, seed: int = 42) -> Iterator[Item]:
+    """Yield the items with about ``share`` of them made copies of one work, 2 to 4 copies per work.
+
+    A work starts at an item, which becomes an arXiv listing entry; the next 1 to 3 items are replaced
+    by copies of it from other sources, by the other link forms (Hugging Face page, PDF of a v2,
+    alphaXiv), with the title's case changed and dated up to three days later: what feedsift's work
+    keys tie together. The number of items is unchanged.
+    """
+    rng = random.Random(seed)
+    # A work of k copies (3 on average) takes k places: share = 3p / (1 + 2p) for a start chance p.
+    start = share / (3 - 2 * share) if share > 0 else 0.0
+    stream = iter(items)
+    works = 0
+    for item in stream:
+        if rng.random() >= start:
+            yield item
+            continue
+        works += 1
+        paper = f"{2300 + works // 90_000:04d}.{works % 90_000 + 10_000:05d}"
+        forms = [f"https://huggingface.co/papers/{paper}", f"https://arxiv.org/pdf/{paper}v2",
+                 f"https://www.alphaxiv.org/abs/{paper}"]
+        base: Item = {**item, "link": f"https://arxiv.org/abs/{paper}"}
+        base["id"] = make_item_id(guid=None, link=base["link"], title=base["title"], source=base["source"])
+        yield base
+        published = np.datetime64(base["published"].rstrip("Z"), "s")
+        for link in forms[: rng.randint(1, 3)]:
+            if next(stream, None) is None:
+                return
+            source = rng.choice([s for s in SOURCES if s != base["source"]])
+            title = base["title"].upper() if rng.random() < 0.5 else base["title"] + "."
+            later = published + np.timedelta64(rng.randint(0, 3 * 86_400), "s")
+            copy_id = make_item_id(guid=None, link=link, title=title, source=source)
+            yield {**base, "id": copy_id, "title": title, "link": link, "source": source,
+                   "published": np.datetime_as_string(later, unit="s") + "Z"}
+
+
 def write_jsonl(path: str | Path, n: int, seed: int = 42) -> None:
     """Write ``generate_items(n, seed)`` to ``path`` as JSON Lines."""
     with open(path, "w", encoding="utf-8") as out:

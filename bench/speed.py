@@ -35,7 +35,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -46,7 +46,7 @@ if __package__ in (None, ""):  # run as a script: make the project root importab
 import numpy as np
 
 from bench import load
-from bench.corpus import SearchParams, generate_items, generate_queries
+from bench.corpus import Item, SearchParams, generate_items, generate_queries, with_copies
 from bench.fts5_peer import Fts5Peer
 from index.errors import QueryError
 from index.ingest.load import load_input
@@ -142,11 +142,17 @@ def directory_size(path: Path) -> int:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
 
 
-def write_corpus(directory: Path, n: int) -> list[Path]:
+def corpus_items(n: int, copies: float = 0.0) -> Iterator[Item]:
+    """Return the seeded n-item corpus, with ``copies`` of its items copies of one work (bench.corpus)."""
+    items = generate_items(n, SEED)
+    return with_copies(items, copies, SEED) if copies else items
+
+
+def write_corpus(directory: Path, n: int, copies: float = 0.0) -> list[Path]:
     """Write the seeded n-item corpus as JSON Lines files of PART_ITEMS items; return their paths."""
     directory.mkdir(parents=True, exist_ok=True)
     paths: list[Path] = []
-    items = generate_items(n, SEED)
+    items = corpus_items(n, copies)
     while chunk := list(itertools.islice(items, PART_ITEMS)):
         path = directory / f"part.{len(paths):02d}.jsonl"
         path.write_text("".join(json.dumps(i, ensure_ascii=False) + "\n" for i in chunk), encoding="utf-8")
@@ -167,14 +173,14 @@ def build_feedsift(corpus: Sequence[Path], index_dir: Path) -> tuple[float, floa
     return len(items) / (done - started), len(items) / (done - parsed), size, [i.id for i in items]
 
 
-def build_peer(n: int, directory: Path) -> tuple[float, int]:
+def build_peer(n: int, directory: Path, copies: float = 0.0) -> tuple[float, int]:
     """Build the FTS5 peer over the same corpus in ``directory``; return (items/s, bytes)."""
     if directory.exists():
         shutil.rmtree(directory)
     directory.mkdir(parents=True)
     peer = Fts5Peer(directory)
     try:
-        return peer.build(generate_items(n, SEED))
+        return peer.build(corpus_items(n, copies))
     finally:
         peer.close()
 
@@ -198,9 +204,17 @@ def add_latencies(report: SizeReport, label: str, engine: str, times: Sequence[f
 
 
 def measure_queries(report: SizeReport, index_dir: Path | None, peer_dir: Path,
-                    queries: Sequence[SearchParams], ids: Sequence[str], lookups: int, seed: int) -> None:
-    """One run of the in-process measures on Whoosh (unless ``index_dir`` is None) and FTS5, opened fresh."""
+                    queries: Sequence[SearchParams], ids: Sequence[str], lookups: int, seed: int,
+                    every_copy: bool = False) -> None:
+    """One run of the in-process measures on Whoosh (unless ``index_dir`` is None) and FTS5, opened fresh.
+
+    ``every_copy`` also measures the same searches without collapsing copies (``collapse=false``), on
+    an index opened fresh for them, before or after the default ones by turns so neither always runs
+    on the warmer page cache.
+    """
     requests = [to_request(p) for p in queries]
+    if index_dir is not None and every_copy and seed % 2 == 0:
+        measure_every_copy(report, index_dir, requests)
     rng = random.Random(seed)
     get_ids = rng.sample(list(ids), min(lookups, len(ids)))
     similar_ids = get_ids[: max(1, lookups // 2)]
@@ -220,6 +234,8 @@ def measure_queries(report: SizeReport, index_dir: Path | None, peer_dir: Path,
             add_latencies(report, "similar", FEEDSIFT, timed(similar_ids, index.similar)[0])
         finally:
             index.close()
+        if every_copy and seed % 2 == 1:
+            measure_every_copy(report, index_dir, requests)
 
     started = time.perf_counter()
     peer = Fts5Peer(peer_dir)
@@ -238,6 +254,17 @@ def measure_queries(report: SizeReport, index_dir: Path | None, peer_dir: Path,
         add_latencies(report, "get", FTS5, timed(get_ids, lambda i: peer_get(db, i))[0])
     finally:
         db.close()
+
+
+def measure_every_copy(report: SizeReport, index_dir: Path, requests: Sequence[SearchRequest]) -> None:
+    """Measure the searches with every copy a hit of its own, on an index opened fresh."""
+    index = SearchIndex(index_dir)
+    index.search(replace(to_request(FIRST_QUERY), collapse=False))
+    try:
+        times, _ = timed([replace(r, collapse=False) for r in requests], index.search)
+        add_latencies(report, "search, every copy (collapse=false)", FEEDSIFT, times)
+    finally:
+        index.close()
 
 
 @contextmanager
@@ -344,7 +371,7 @@ def measure_http(report: SizeReport, index_dir: Path, log: Path, ids: Sequence[s
 
 def bench_size(n: int, work: Path, *, runs: int, big_runs: int, queries: int, lookups: int, http: bool,
                http_requests: int, concurrency: Sequence[int],
-               engines: Sequence[str] = (FEEDSIFT,)) -> SizeReport:
+               engines: Sequence[str] = (FEEDSIFT,), copies: float = 0.0) -> SizeReport:
     """Measure everything for one corpus size, for each engine asked for (Whoosh is ``FEEDSIFT``)."""
     report = SizeReport(n, tuple(engines))
     whoosh, typesense = FEEDSIFT in engines, TYPESENSE in engines
@@ -353,7 +380,7 @@ def bench_size(n: int, work: Path, *, runs: int, big_runs: int, queries: int, lo
     base = work / f"{n}"
     base.mkdir(parents=True, exist_ok=True)
     log(f"[{n:,}] writing corpus")
-    corpus = write_corpus(base / "corpus", n)
+    corpus = write_corpus(base / "corpus", n, copies)
     ids: list[str] = []
     with ExitStack() as stack:
         node = stack.enter_context(typesense_node(base / "typesense")) if typesense else None
@@ -371,7 +398,7 @@ def bench_size(n: int, work: Path, *, runs: int, big_runs: int, queries: int, lo
                 report.row("indexing (write_items / peer db work only)", "items/s").add(TYPESENSE, write_rate)
                 report.row("index size", "MB").add(TYPESENSE, size / 1e6)
             log(f"[{n:,}] build {run + 1}/{heavy_runs}: FTS5")
-            peer_rate, peer_size = build_peer(n, base / "peer")
+            peer_rate, peer_size = build_peer(n, base / "peer", copies)
             report.row("indexing (JSONL ingest + write_items)", "items/s").add(FTS5, peer_rate)
             report.row("indexing (write_items / peer db work only)", "items/s").add(FTS5, peer_rate)
             report.row("index size", "MB").add(FTS5, peer_size / 1e6)
@@ -379,7 +406,7 @@ def bench_size(n: int, work: Path, *, runs: int, big_runs: int, queries: int, lo
         for run in range(runs):
             log(f"[{n:,}] queries {run + 1}/{runs}")
             measure_queries(report, base / "index" if whoosh else None, base / "peer", query_set, ids,
-                            lookups, seed=run)
+                            lookups, seed=run, every_copy=copies > 0)
             if node is not None:
                 measure_typesense_queries(report, node, query_set, ids, lookups, seed=run)
         if node is not None and node.proc is not None:
@@ -404,6 +431,12 @@ def bench_size(n: int, work: Path, *, runs: int, big_runs: int, queries: int, lo
                                 concurrency, queries):
                 log(report.notes[-1])
                 break
+    if copies:
+        report.notes.append(
+            f"corpus with copies: about {copies:.0%} of the items are copies of one work (2 to 4 each, "
+            "bench/corpus.py with_copies); `search` collapses them (the default), `search, every copy` "
+            "does not; FTS5 has no notion of works and returns every copy"
+        )
     report.notes.append(
         f"{runs} runs of the in-process queries, {heavy_runs} of indexing"
         + (" and HTTP" if http else "")
@@ -523,11 +556,15 @@ histogram, escaped highlights), then `get` and `similar` for the same ids. Every
 engine (a new client) first. "Whoosh" is the column called feedsift above."""
 
 
-def render(reports: Sequence[SizeReport], command: str) -> str:
-    """Return the whole benchmark section: command, date, machine, method and one table per size."""
+def render(reports: Sequence[SizeReport], command: str, copies: float = 0.0) -> str:
+    """Return the whole benchmark section: command, date, machine, method and one table per size.
+
+    A corpus with copies gets a section of its own, beside the plain corpus's.
+    """
     engines = reports[0].engines if reports else (FEEDSIFT,)
+    heading = "## Speed benchmark" if engines == (FEEDSIFT,) else "## Whoosh and Typesense side by side"
     head = [
-        "## Speed benchmark" if engines == (FEEDSIFT,) else "## Whoosh and Typesense side by side",
+        heading + (", corpus with copies of one work" if copies else ""),
         "",
         f"- command: `{command}`",
         f"- date: {datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')}",
@@ -563,6 +600,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--concurrency", type=int, nargs="+", default=list(load.CONCURRENCY))
     parser.add_argument("--workdir", type=Path,
                         help="keep corpora, indexes and logs here (default: a temporary directory)")
+    parser.add_argument("--copies", type=float, default=0.0, metavar="SHARE",
+                        help="make this share of the corpus copies of one work, 2 to 4 each (e.g. 0.2), and "
+                             "also measure searches without collapsing them")
     parser.add_argument("--out", type=Path, help="write the report to this file (BENCH.md)")
     args = parser.parse_args(argv)
     command = "python bench/speed.py " + shlex.join(sys.argv[1:] if argv is None else argv)
@@ -574,14 +614,15 @@ def main(argv: list[str] | None = None) -> int:
             reports.append(
                 bench_size(n, work, runs=args.runs, big_runs=args.big_runs, queries=args.queries,
                            lookups=args.lookups, http=args.http, http_requests=args.http_requests,
-                           concurrency=args.concurrency, engines=ENGINE_CHOICES[args.engine])
+                           concurrency=args.concurrency, engines=ENGINE_CHOICES[args.engine],
+                           copies=args.copies)
             )
             # Shown as soon as each size is done, so a failure in a later one loses nothing.
             log(format_report(reports[-1]))
     finally:
         if temp is not None:
             temp.cleanup()
-    text = render(reports, command)
+    text = render(reports, command, args.copies)
     print(text)
     if args.out:
         write_section(args.out, text)

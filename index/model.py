@@ -27,6 +27,10 @@ class FeedItem:
     published: datetime | None = None
     authors: tuple[str, ...] = ()
     tags: tuple[str, ...] = ()
+    # The work key (index.ingest.works) of the item's link and guid, or "" when they name no work.
+    work: str = ""
+    # The other copies of its work, newest first: filled only when an engine reads the item back.
+    also: tuple[Copy, ...] = field(default=(), compare=False)
 
     def fingerprint(self) -> str:
         """Return a digest of every stored field, so an unchanged re-ingest costs no index write."""
@@ -38,6 +42,7 @@ class FeedItem:
             self.published.isoformat() if self.published else "",
             "\x1f".join(self.authors),
             "\x1f".join(self.tags),
+            self.work,
         ]
         return hashlib.sha1("\x1e".join(parts).encode("utf-8")).hexdigest()[:16]
 
@@ -51,6 +56,16 @@ def make_item_id(*, guid: str | None, link: str | None, title: str, source: str)
     else:
         key = "title:" + source + "\x1f" + title
     return hashlib.sha1(key.encode("utf-8")).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class Copy:
+    """Another copy of a hit's or item's work: the same paper or post from another feed, or a new version."""
+
+    id: str
+    source: str
+    link: str
+    published: datetime | None
 
 
 @dataclass(frozen=True)
@@ -70,6 +85,8 @@ class Hit:
     snippet: str
     highlights: dict[str, str]
     first_seen: datetime | None = None
+    # The work's other copies, newest first; empty when the hit is the only copy of its work.
+    also: tuple[Copy, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -82,7 +99,10 @@ class FacetCount:
 
 @dataclass(frozen=True)
 class Page:
-    """One page of search results with exact total and facets over the whole match set."""
+    """One page of search results with exact total and facets over the whole match set.
+
+    When the search collapses copies, ``total``, paging and the facets count works, not items.
+    """
 
     total: int
     page: int
@@ -124,6 +144,8 @@ class SearchRequest:
     match: str = "any"
     page: int = 1
     per_page: int = 10
+    # One hit per work (index.ingest.works), its other copies in the hit's ``also``; False shows every copy.
+    collapse: bool = True
 
 
 def check_request(req: SearchRequest) -> None:
@@ -148,9 +170,10 @@ class SourceCount:
 
 @dataclass(frozen=True)
 class IndexStats:
-    """What ``feedsift stats`` and ``/readyz`` report."""
+    """What ``feedsift stats`` and ``/readyz`` report; ``works`` counts items, copies of one work once."""
 
     items: int
+    works: int
     sources: dict[str, int]
     size_bytes: int
     last_update: datetime | None

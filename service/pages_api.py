@@ -39,7 +39,7 @@ PAGE_POLICY = ("default-src 'self'; img-src 'self' data:; style-src 'self'; scri
 # Swagger UI sets inline styles on the elements it builds.
 DOCS_POLICY = PAGE_POLICY.replace("style-src 'self'", "style-src 'self' 'unsafe-inline'")
 SORT_LABELS = {"relevance": "Best match", "newest": "Newest", "oldest": "Oldest"}
-PAGE_PARAMS = ("q", "source", "since", "until", "sort", "match", "page", "per_page")
+PAGE_PARAMS = ("q", "source", "since", "until", "sort", "match", "page", "per_page", "collapse")
 SIMILAR_ON_ITEM_PAGE = 8
 # Beyond this many months a time line of bars is too fine to read; only the months with matches are shown.
 MAX_HISTOGRAM_MONTHS = 120
@@ -161,7 +161,7 @@ def search_page() -> Response:
     last_page = max(1, min(-(-page.total // page.per_page), MAX_WINDOW // page.per_page))
     return _render(
         "search.html", view=view, page=page, hits=[_hit(h) for h in page.hits], months=_months(page),
-        last_page=last_page, sort_labels=SORT_LABELS, problem=None,
+        last_page=last_page, sort_labels=SORT_LABELS, problem=None, collapsed=req.collapse,
     )
 
 

@@ -95,6 +95,7 @@ class SearchArgs(ArgsSchema):
     match = fields.String(load_default="any", validate=validate.OneOf(("any", "all")))
     page = fields.Integer(load_default=1, validate=validate.Range(min=1))
     per_page = fields.Integer(load_default=10, validate=validate.Range(min=1, max=MAX_PER_PAGE))
+    collapse = fields.Boolean(load_default=True)
 
     @validates_schema
     def _check_window(self, data: dict[str, Any], **kwargs: Any) -> None:
@@ -120,6 +121,7 @@ class SearchArgs(ArgsSchema):
             match=data["match"],
             page=data["page"],
             per_page=data["per_page"],
+            collapse=data["collapse"],
         )
 
 
@@ -201,6 +203,15 @@ class HighlightsSchema(Schema):
     summary = fields.String()
 
 
+class CopySchema(Schema):
+    """Another copy of a hit's or item's work (the same paper or post from another feed, or a new version)."""
+
+    id = fields.String()
+    source = fields.String()
+    link = fields.Function(lambda thing: web_link(thing.link))
+    published = UtcDateTime()
+
+
 class HitSchema(Schema):
     """One search result: ``title`` and ``snippet`` are plain text, ``highlights`` HTML with only <mark>."""
 
@@ -213,6 +224,7 @@ class HitSchema(Schema):
     score = fields.Float()
     snippet = fields.String()
     highlights = fields.Nested(HighlightsSchema)
+    also = fields.List(fields.Nested(CopySchema))
 
 
 class FacetCountSchema(Schema):
@@ -250,6 +262,7 @@ class ItemSchema(Schema):
     authors = fields.List(fields.String())
     tags = fields.List(fields.String())
     summary = fields.String()
+    also = fields.List(fields.Nested(CopySchema))
 
 
 class SourceSchema(Schema):

@@ -82,7 +82,8 @@ def _title() -> str:
 
 def _page_url() -> str:
     """The search page showing the same query, for the feed's alternate link."""
-    keep = MultiDict([(k, v) for k, v in request.args.items(multi=True) if k in ("q", "source", "sort")])
+    kept = ("q", "source", "sort", "collapse")
+    keep = MultiDict([(k, v) for k, v in request.args.items(multi=True) if k in kept])
     query = urlencode(list(keep.items(multi=True)))
     return url_for("pages.search_page", _external=True) + (f"?{query}" if query else "")
 

@@ -149,7 +149,7 @@ def rebuild_command(index_dir: str, source: str | None, allow_partial: bool, inp
 @index_dir_option
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def stats(index_dir: str, as_json: bool) -> None:
-    """Show item counts overall and per source, index size and last update."""
+    """Show item and work counts overall, items per source, index size and last update."""
     engine = open_cli_engine(index_dir)
     try:
         info = engine.stats()
@@ -160,13 +160,14 @@ def stats(index_dir: str, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps({
             "items": info.items,
+            "works": info.works,
             "sources": info.sources,
             "size_bytes": info.size_bytes,
             "last_update": info.last_update.isoformat() if info.last_update else None,
             "path": info.path,
         }, indent=2))
         return
-    click.echo(f"{info.items} items in {info.path} ({info.size_bytes / 1e6:.1f} MB), "
+    click.echo(f"{info.items} items ({info.works} works) in {info.path} ({info.size_bytes / 1e6:.1f} MB), "
                f"last update {info.last_update.isoformat() if info.last_update else 'never'}")
     width = max((len(name) for name in info.sources), default=0)
     for name, count in info.sources.items():

@@ -34,11 +34,14 @@ def render_highlight(fragment: str, *, color: bool) -> str:
 
 
 def _hit_json(hit: Hit) -> dict[str, Any]:
+    also = [{"id": copy.id, "source": copy.source, "link": copy.link,
+             "published": format_utc(copy.published) if copy.published else None} for copy in hit.also]
     published = format_utc(hit.published) if hit.published else None
     first_seen = format_utc(hit.first_seen) if hit.first_seen else None
     return {
         "id": hit.id, "title": hit.title, "link": hit.link, "source": hit.source, "published": published,
         "first_seen": first_seen, "score": hit.score, "snippet": hit.snippet, "highlights": hit.highlights,
+        "also": also,
     }
 
 
@@ -56,6 +59,9 @@ def _print_hit(rank: int, hit: Hit, color: bool) -> None:
     summary = render_highlight(hit.highlights.get("summary") or html.escape(hit.snippet), color=color)
     if summary:
         click.echo(f"    {summary}", color=color)
+    if hit.also:
+        also = "also in " + ", ".join(copy.source for copy in hit.also)
+        click.echo(f"    {click.style(also, dim=True) if color else also}", color=color)
     click.echo("", color=color)
 
 
@@ -67,10 +73,12 @@ def _print_hit(rank: int, hit: Hit, color: bool) -> None:
 @click.option("--limit", "-n", type=click.IntRange(1, 100), default=10, show_default=True,
               help="How many results to show.")
 @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
+@click.option("--collapse/--no-collapse", default=True, show_default=True,
+              help="One result per work (copies of a paper or post from several feeds), or every copy.")
 @click.option("--color/--no-color", default=None,
               help="Highlight matches with ANSI colours (default: when writing to a terminal).")
 @click.argument("query", nargs=-1, required=True)
-def search(index_dir: str, sources: tuple[str, ...], sort: str, limit: int, as_json: bool,
+def search(index_dir: str, sources: tuple[str, ...], sort: str, limit: int, as_json: bool, collapse: bool,
            color: bool | None, query: tuple[str, ...]) -> None:
     """Search the index for QUERY (the API's query language) and print the ranked results.
 
@@ -83,7 +91,8 @@ def search(index_dir: str, sources: tuple[str, ...], sort: str, limit: int, as_j
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
     try:
-        page = index.search(SearchRequest(q=text, sources=sources, sort=sort, per_page=limit))
+        req = SearchRequest(q=text, sources=sources, sort=sort, per_page=limit, collapse=collapse)
+        page = index.search(req)
     except FeedsiftError as exc:
         raise click.ClickException(str(exc)) from None
     finally:

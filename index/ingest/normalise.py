@@ -12,6 +12,7 @@ from html import unescape
 from html.parser import HTMLParser
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from index.ingest.works import work_key
 from index.model import FeedItem, make_item_id
 
 _WHITESPACE = re.compile(r"\s+")
@@ -188,4 +189,5 @@ def make_item(
         published=to_utc(published),
         authors=clean_names(authors),
         tags=clean_names(tags),
+        work=work_key(clean_link, guid),
     )

@@ -1,5 +1,6 @@
 """What every engine's writer does alike with a batch: the last copy of an id wins, unchanged items are
-skipped, first-seen dates are kept, and the fields every engine's document carries."""
+skipped, first-seen dates are kept, each item's work is resolved, and the fields every engine's
+document carries."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from index.ingest.works import WorkTitles, title_key
 from index.model import FeedItem, WriteReport
 
 
@@ -66,10 +68,29 @@ def report_of(writes: list[PlannedWrite], unchanged: int) -> WriteReport:
     return report
 
 
-def common_fields(item: FeedItem, *, first_seen: int) -> dict[str, Any]:
+def resolve_works(writes: list[PlannedWrite], titles: WorkTitles) -> dict[str, str]:
+    """Return the work key of each write, by item id: its own, or that of a same-titled item it ties to.
+
+    ``titles`` finds the same-titled items the engine already holds and remembers the writes before.
+    """
+    return {
+        write.item.id: titles.resolve(item_id=write.item.id, source=write.item.source, title=write.item.title,
+                                      key=write.item.work, date=sort_date(write.item, write.first_seen))
+        for write in writes
+    }
+
+
+def sort_date(item: FeedItem, first_seen: int) -> int:
+    """Return the date an item sorts and compares by: published, else when it was first seen."""
+    return int(item.published.timestamp()) if item.published else first_seen
+
+
+def common_fields(item: FeedItem, *, first_seen: int, work: str = "") -> dict[str, Any]:
     """Return the fields every engine stores for an item, whatever else its document holds.
 
     ``sort_date`` is the published date or, for an item that carries none, when it was first seen.
+    ``work`` is the work key the write resolved (:func:`resolve_works`), by default the item's own;
+    ``title_key`` is the folded long title that ties items of other sources (index.ingest.works).
     """
     published = int(item.published.timestamp()) if item.published else None
     fields: dict[str, Any] = {
@@ -81,7 +102,11 @@ def common_fields(item: FeedItem, *, first_seen: int) -> dict[str, Any]:
         "sort_date": published if published is not None else first_seen,
         "first_seen": first_seen,
         "fingerprint": item.fingerprint(),
+        "work": work or item.work or "item:" + item.id,
     }
+    titled = title_key(item.title)
+    if titled:
+        fields["title_key"] = titled
     if published is not None:
         fields["published"] = published
     return fields

@@ -40,15 +40,19 @@ class Engine(Protocol):
         ...
 
     def search(self, req: SearchRequest) -> Page:
-        """Return one page of matches with exact total, source and month facets, and escaped highlights."""
+        """Return one page of matches with exact total, source and month facets, and escaped highlights.
+
+        With ``req.collapse`` (the default) a work's copies are one hit, its lead copy, the others in
+        its ``also``; the total, paging and facets then count works.
+        """
         ...
 
     def get(self, item_id: str) -> FeedItem | None:
-        """Return the whole item with this id, or None."""
+        """Return the whole item with this id (its work's other copies in ``also``), or None."""
         ...
 
     def similar(self, item_id: str, limit: int = 10) -> list[Hit] | None:
-        """Return items most like this one (never itself), or None when the id is unknown."""
+        """Return items most like this one (never it or its copies; one per work), or None if unknown."""
         ...
 
     def suggest(self, text: str, limit: int = 8) -> Suggestions:
@@ -64,7 +68,7 @@ class Engine(Protocol):
         ...
 
     def stats(self) -> IndexStats:
-        """Return item counts overall and per source, size and time of the last write."""
+        """Return item and work counts overall, items per source, size and time of the last write."""
         ...
 
     def count(self) -> int:

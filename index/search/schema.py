@@ -11,8 +11,9 @@ from index.search.fields import ItemTextField, StoredNumber
 
 # Bump when a change to the schema or analysis makes existing indexes unreadable or wrong. Version 3:
 # the analyzers and field types, which Whoosh pickles into every index by module path, moved under
-# index.search, so an index built before cannot be unpickled and must be rebuilt.
-SCHEMA_VERSION = 3
+# index.search, so an index built before cannot be unpickled and must be rebuilt. Version 4: the
+# ``work`` and ``title_key`` fields, which an index built before lacks.
+SCHEMA_VERSION = 4
 
 # Fields a user may name in a query (``title:word``), with the schema field each one searches.
 QUERY_FIELDS = {
@@ -36,6 +37,8 @@ def build_schema() -> Any:
     ``sort_date`` is the published date or, for items that carry none, when feedsift first saw them.
     ``title``, ``summary`` and ``content`` are indexed from one analysis of each item (``fields``);
     the dates are stored and ``sort_date`` is a column, but none of them is searched, so none has terms.
+    ``work`` is the item's work key (index.ingest.works), a column so a search can keep one hit per work;
+    ``title_key`` is the folded long title, indexed only, for the writer to find same-titled items.
     """
     text = text_analyzer()
     return Schema(
@@ -51,4 +54,6 @@ def build_schema() -> Any:
         sort_date=StoredNumber(int, bits=64, signed=True, stored=True, sortable=True),
         first_seen=StoredNumber(int, bits=64, signed=True, stored=True),
         fingerprint=ID(stored=True),
+        work=ID(stored=True, sortable=True),
+        title_key=ID(),
     )

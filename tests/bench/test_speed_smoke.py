@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import math
+from collections import Counter
 from pathlib import Path
 
 import pytest
 
 from bench import load, speed
 from bench.corpus import generate_queries
+from index.ingest.jsonl import parse_record
 
 IN_PROCESS_ROWS = [
     "indexing (JSONL ingest + write_items)",
@@ -81,3 +83,19 @@ def test_mixed_requests_follow_the_mix_and_are_deterministic() -> None:
     assert load.search_path({"q": "a b", "source": ["src1", "src2"], "since": "2024-01-01"}) == (
         "/v1/search?q=a+b&source=src1&source=src2&since=2024-01-01"
     )
+
+
+def test_a_corpus_with_copies_measures_search_both_ways(tmp_path: Path) -> None:
+    items = list(speed.corpus_items(5000, 0.2))
+    parsed = [parse_record(dict(item)) for item in items]
+    works = Counter(item.work for item in parsed if not isinstance(item, str))
+    in_copies = sum(n for n in works.values() if n > 1)
+    assert len(items) == len({i["id"] for i in items}) == sum(works.values()) == 5000
+    assert 0.17 < in_copies / 5000 < 0.23 and max(works.values()) == 4
+    out = tmp_path / "BENCH.md"
+    speed.main(["--items", "1000", "--runs", "2", "--queries", "20", "--lookups", "10", "--copies", "0.2",
+                "--workdir", str(tmp_path / "work"), "--out", str(out)])
+    rows = table_rows(out.read_text("utf-8"))
+    for p in ("p50", "p95", "p99"):
+        assert number(rows[f"search, every copy (collapse=false) {p}"][2]) > 0
+    assert "about 20% of the items are copies of one work" in out.read_text("utf-8")

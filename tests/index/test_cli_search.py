@@ -14,6 +14,8 @@ from index import cli
 from index.cli import search as cli_search
 from index.model import SearchRequest
 from index.search.whoosh.reader import SearchIndex
+from tests.support.copies import write_inputs
+from tests.support.indexes import build_index, items_from
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
@@ -62,7 +64,7 @@ def test_json_output_and_source_filter(sample_index: Path) -> None:
     assert body["total"] > 0 and body["hits"]
     assert {hit["source"] for hit in body["hits"]} == {"Gradient Notes"}
     assert set(body["hits"][0]) == {"id", "title", "link", "source", "published", "first_seen", "score",
-                                    "snippet", "highlights"}
+                                    "snippet", "highlights", "also"}
     assert "<mark>" in body["hits"][0]["highlights"]["title"] + body["hits"][0]["highlights"]["summary"]
 
 
@@ -98,3 +100,15 @@ def test_a_dash_reads_a_long_question_from_standard_input(sample_index: Path) ->
     hits = json.loads(result.stdout)["hits"]
     assert [h["id"] for h in hits] == [h.id for h in page.hits]
     assert "Telescope" in hits[0]["title"]
+
+
+def test_copies_of_one_work_are_one_result_unless_asked(tmp_path: Path) -> None:
+    index = tmp_path / "index"
+    build_index(index, items_from(write_inputs(tmp_path / "inputs").paths))
+    # Only the lab post and its repost on another site say "lied".
+    body = json.loads(run("--index", str(index), "--json", "lied").stdout)
+    assert body["total"] == 1
+    assert [copy["source"] for copy in body["hits"][0]["also"]] == ["Lab Blog"]
+    assert json.loads(run("--index", str(index), "--json", "--no-collapse", "lied").stdout)["total"] == 2
+    text = run("--index", str(index), "lied").stdout
+    assert "    also in Lab Blog\n" in text and text.rstrip().endswith("1 result")

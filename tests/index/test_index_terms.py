@@ -26,10 +26,10 @@ from tests.support.paths import DIGEST, FEEDS
 
 # Fields whose postings must match the plain index exactly, and those with per-document lengths.
 TERM_FIELDS = ("id", "title", "summary", "content", "spell_content", "source", "link", "authors", "tags",
-               "fingerprint")
+               "fingerprint", "work", "title_key")
 LENGTH_FIELDS = ("title", "summary", "content", "authors")
 STORED = ("id", "title", "summary", "source", "link", "authors", "tags", "published", "sort_date",
-          "first_seen", "fingerprint")
+          "first_seen", "fingerprint", "work")
 
 # Texts where tokenising the title and summary apart and together could differ: empty and all-stop-word
 # titles (the summary's positions then start where the tokenizer left off), compounds across the
@@ -63,6 +63,8 @@ def reference_schema() -> Any:
         sort_date=NUMERIC(int, bits=64, signed=True, stored=True, sortable=True),
         first_seen=NUMERIC(int, bits=64, signed=True, stored=True),
         fingerprint=ID(stored=True),
+        work=ID(stored=True, sortable=True),
+        title_key=ID(),
     )
 
 

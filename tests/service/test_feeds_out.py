@@ -15,7 +15,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from tests.support.api import assert_problem, response_schema_pointer, validate_against
-from tests.support.indexes import build_index, jsonl_items
+from tests.support.copies import write_inputs
+from tests.support.indexes import build_index, items_from, jsonl_items
 
 BASE = "http://localhost"
 
@@ -186,3 +187,13 @@ def test_a_missing_index_is_a_503_problem(tmp_path: Path, make_app: Callable[...
     client = make_app(tmp_path / "missing").test_client()
     for suffix in ("atom", "json"):
         assert_problem(client.get(f"/v1/search.{suffix}"), 503, "index-unavailable")
+
+
+def test_a_work_is_one_entry_unless_every_copy_is_asked_for(tmp_path: Path,
+                                                           make_app: Callable[..., Flask]) -> None:
+    build_index(tmp_path / "index", items_from(write_inputs(tmp_path / "inputs").paths))
+    client = make_app(tmp_path / "index").test_client()
+    # Only the lab post and its repost say "lied"; the feed shows the newest copy, the repost.
+    assert [e.link for e in read(client, "/v1/search.atom?q=lied").entries] == [
+        "https://medium.com/@lab/why-our-evaluation-numbers-lied-3f2a"]
+    assert len(read_json(client, "/v1/search.json?q=lied&collapse=false")["items"]) == 2

@@ -21,6 +21,7 @@ def test_item_is_returned_whole(client: FlaskClient) -> None:
         "tags": ["evaluation", "llm"],
         "summary": "We measured Cohen's kappa between three judge models and a panel of human annotators "
                    "on 1,200 summarisation pairs. Agreement was high for factuality but weak for style.",
+        "also": [],
     }
 
 
@@ -50,7 +51,7 @@ def test_similar_items_never_include_the_item_itself(client: FlaskClient) -> Non
     assert ids and "extra-004" not in ids
     assert len(ids) == len(set(ids)) <= 10
     assert list(body["hits"][0]) == ["id", "title", "link", "source", "published", "first_seen", "score",
-                                     "snippet", "highlights"]
+                                     "snippet", "highlights", "also"]
     scores = [hit["score"] for hit in body["hits"]]
     assert scores == sorted(scores, reverse=True)
 

@@ -13,7 +13,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from tests.support.api import assert_problem
-from tests.support.indexes import build_index, jsonl_items
+from tests.support.copies import write_inputs
+from tests.support.indexes import build_index, items_from, jsonl_items
 
 
 class Links(HTMLParser):
@@ -250,3 +251,19 @@ def test_blank_fields_are_ignored_but_do_not_slip_sources_past_the_limit(client:
     refused = client.get(f"/?{too_many}")
     assert refused.status_code == 400 and refused.mimetype == "text/html"
     assert "<p>source: " in refused.get_data(as_text=True)
+
+
+def test_copies_of_one_work_are_one_result_naming_the_others(tmp_path: Path,
+                                                             make_app: Callable[..., Flask]) -> None:
+    build_index(tmp_path / "index", items_from(write_inputs(tmp_path / "inputs").paths))
+    client = make_app(tmp_path / "index").test_client()
+    html = page(client, "/?q=lied")
+    # One hit for the lab post and its repost, naming the other copy, and a way to see every copy.
+    assert len(hrefs(html, r"^/items/")) == 2  # the hit and the copy it names
+    assert "Also in:" in html and ">Lab Blog</a>" in html
+    every = [href for href, text, _ in links(html).anchors if text == "show every copy"]
+    assert every and parse_qs(urlsplit(every[0]).query)["collapse"] == ["false"]
+    html = page(client, every[0])
+    assert "(every copy:" in html and "Also in:" in html
+    assert len(hrefs(html, r"^/items/")) == 4  # both copies, each naming the other
+    assert "Also in" in page(client, hrefs(html, r"^/items/")[0])

@@ -46,7 +46,7 @@ def test_search_returns_ranked_hits_with_facets_and_highlights(client: FlaskClie
     assert body["total"] >= 5
     hits = body["hits"]
     assert list(hits[0]) == ["id", "title", "link", "source", "published", "first_seen", "score", "snippet",
-                             "highlights"]
+                             "highlights", "also"]
     assert "Reinforcement Learning" in hits[0]["title"]
     assert [h["score"] for h in hits] == sorted((h["score"] for h in hits), reverse=True)
     assert "<mark>Reinforcement</mark> <mark>Learning</mark>" in hits[0]["highlights"]["title"]
@@ -385,6 +385,6 @@ def test_an_undated_item_is_placed_by_its_first_seen_date_which_its_hit_carries(
     assert {m["value"] for m in months} == {"2020-04", today.strftime("%Y-%m")}
 
 
-@pytest.mark.parametrize("member", ["since", "until", "q", "sort", "page"])
+@pytest.mark.parametrize("member", ["since", "until", "q", "sort", "page", "collapse"])
 def test_a_post_member_given_as_null_is_refused(client: FlaskClient, member: str) -> None:
     assert_problem(client.post("/v1/search", json={member: None}), 400, "invalid-parameters", param=member)

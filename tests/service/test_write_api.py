@@ -211,7 +211,7 @@ def test_items_posted_as_a_json_array_are_searchable(api: FlaskClient) -> None:
     assert item == {"id": "api-001", "title": "Quokka Population Survey on Rottnest Island",
                     "link": "https://wildlife.example.org/quokka", "source": "Island Field Notes",
                     "published": "2026-04-01T08:00:00Z", "authors": ["R. Lee"], "tags": ["ecology"],
-                    "summary": "Counting quokkas with camera traps."}
+                    "summary": "Counting quokkas with camera traps.", "also": []}
 
 
 def test_items_posted_as_json_lines_are_searchable(api: FlaskClient) -> None:

@@ -27,6 +27,7 @@ from index.search.typesense.documents import (
     to_document,
 )
 from index.search.typesense.results import chunks
+from index.search.typesense.works import TypesenseWorks
 
 DEFAULT_COLLECTION = "feedsift_items"
 
@@ -84,6 +85,8 @@ class TypesenseCollection:
         self._ready = False
         schema = mirror_schema()
         self._parser = {match_all: make_parser(schema, match_all=match_all) for match_all in (False, True)}
+        # A node that has not yet applied the collection's creation has no copies of anything yet.
+        self.works = TypesenseWorks(lambda searches: self._multi(searches, missing_ok=True))
 
     def close(self) -> None:
         self._client.api_call.close()
@@ -176,10 +179,15 @@ class TypesenseCollection:
     def _write_batch(self, batch: list[FeedItem], seen: Mapping[str, int]) -> WriteReport:
         now = int(time.time())
         stored = self._stored_fingerprints(list(dict.fromkeys(item.id for item in batch)))
-        writes, unchanged = plan_batch(batch, stored.get, now=now, seen=seen)
+        writes, unchanged = plan_batch(batch, lambda i: stored[i][:2] if i in stored else None, now=now,
+                                       seen=seen)
         if not writes:
             return WriteReport(unchanged=unchanged)
-        docs = [to_document(w.item, first_seen=w.first_seen, written_at=now) for w in writes]
+        works = self.works.resolve(writes)
+        docs = [to_document(w.item, first_seen=w.first_seen, written_at=now, work=works[w.item.id])
+                for w in writes]
+        # A rewritten item may leave a work, whose newest copy may then be another.
+        updates = self.works.months(docs, touched=[stored[w.item.id][2] for w in writes if w.update])
         # An import is not atomic: after a crash, the watcher's recovery checks each item's fingerprint.
         watching = (self.watcher.committing(lambda: [w.item for w in writes]) if self.watcher is not None
                     else nullcontext())
@@ -192,19 +200,30 @@ class TypesenseCollection:
                 raise EngineUnavailableError(
                     f"Typesense refused {len(failed)} of {len(docs)} items: {failed[:3]}"
                 )
+        self._update_months(updates)
         return report_of(writes, unchanged)
 
     def fingerprints(self, item_ids: list[str]) -> dict[str, str]:
         """Return the stored fingerprint of each of these ids the collection holds."""
-        return {item_id: pair[0] for item_id, pair in self._stored_fingerprints(item_ids).items()}
+        return {item_id: found[0] for item_id, found in self._stored_fingerprints(item_ids).items()}
 
-    def _stored_fingerprints(self, ids: list[str]) -> dict[str, tuple[str, int]]:
-        """Return (fingerprint, first_seen) of the ids already in the collection."""
-        found: dict[str, tuple[str, int]] = {}
+    def _update_months(self, updates: list[dict[str, Any]]) -> None:
+        """Write the work months of other copies that a write or delete changed (one field each)."""
+        if not updates:
+            return
+        with unavailable():
+            results = self._documents.import_(updates, {"action": "update"})
+        failed = [r.get("error") for r in results if not r.get("success")]
+        if failed:
+            raise EngineUnavailableError(f"Typesense refused {len(failed)} work-month updates: {failed[:3]}")
+
+    def _stored_fingerprints(self, ids: list[str]) -> dict[str, tuple[str, int, str]]:
+        """Return (fingerprint, first_seen, work) of the ids already in the collection."""
+        found: dict[str, tuple[str, int, str]] = {}
         plain = [i for i in ids if "`" not in i]
         searches = [
             {"q": "*", "filter_by": "id:" + values(chunk), "per_page": MAX_PER_PAGE,
-             "include_fields": "id,fingerprint,first_seen"}
+             "include_fields": "id,fingerprint,first_seen,work"}
             for chunk in chunks(plain, MAX_PER_PAGE)
         ]
         # A node that has not yet applied the collection's creation (followers apply the Raft log a
@@ -212,17 +231,25 @@ class TypesenseCollection:
         for result in self._multi(searches, missing_ok=True):
             for hit in result.get("hits", []):
                 doc = hit["document"]
-                found[doc["id"]] = (doc.get("fingerprint", ""), int(doc.get("first_seen") or 0))
+                found[doc["id"]] = _stored(doc)
         for odd in (i for i in ids if "`" in i):
             doc = self._retrieve(odd)
             if doc is not None:
-                found[odd] = (doc.get("fingerprint", ""), int(doc.get("first_seen") or 0))
+                found[odd] = _stored(doc)
         return found
 
     def delete(self, ids: Iterable[str]) -> int:
         """Delete items by id and return how many were in the collection."""
-        deleted = 0
         wanted = list(dict.fromkeys(ids))
+        works = {stored[2] for stored in self._stored_fingerprints(wanted).values()}
+        deleted = self._delete(wanted)
+        if deleted:
+            # A deleted copy may have been its work's newest: the others take the next newest's month.
+            self._update_months(self.works.months([], touched=works, gone=wanted))
+        return deleted
+
+    def _delete(self, wanted: list[str]) -> int:
+        deleted = 0
         with unavailable():
             for chunk in chunks([i for i in wanted if "`" not in i], MAX_PER_PAGE):
                 try:
@@ -283,6 +310,10 @@ class TypesenseCollection:
             else:
                 raise EngineUnavailableError(f"Typesense answered {code}: {result['error']}")
         return results
+
+
+def _stored(doc: dict[str, Any]) -> tuple[str, int, str]:
+    return doc.get("fingerprint", ""), int(doc.get("first_seen") or 0), str(doc.get("work", ""))
 
 
 @contextmanager

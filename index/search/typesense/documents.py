@@ -32,9 +32,14 @@ SCHEMA_FIELDS: list[dict[str, Any]] = [
     {"name": "fingerprint", "type": "string", "index": False, "optional": True},
     {"name": "terms", "type": "string[]", "optional": True},
     {"name": "vocab", "type": "string[]", "facet": True, "optional": True},
+    # The work key (index.ingest.works), the folded long title it may be tied by, and the work's month
+    # (index.search.typesense.works): group_by needs a facet field.
+    {"name": "work", "type": "string", "facet": True},
+    {"name": "title_key", "type": "string", "optional": True},
+    {"name": "work_month", "type": "string", "facet": True},
 ]
 
-HIT_FIELDS = "id,title,link,source,published,first_seen,summary"
+HIT_FIELDS = "id,title,link,source,published,first_seen,summary,work,sort_date"
 
 def collection_schema(name: str) -> dict[str, Any]:
     """Return the collection schema: the one place the item's Typesense fields are declared."""
@@ -88,12 +93,20 @@ def mirror_schema() -> Any:
         tags=KEYWORD(lowercase=True, commas=True),
     )
 
+def month_of(stamp: int) -> str:
+    """Return the ``YYYY-MM`` (UTC) of epoch seconds, as the month facets name months."""
+    return datetime.fromtimestamp(stamp, tz=UTC).strftime("%Y-%m")
+
 def tokens_of(analyzer: Any, text: str) -> list[str]:
     return [token.text for token in analyzer(text)]
 
-def to_document(item: FeedItem, *, first_seen: int, written_at: int) -> dict[str, Any]:
-    """Return the Typesense document for an item: the common fields plus Typesense's own."""
-    doc = common_fields(item, first_seen=first_seen)
+def to_document(item: FeedItem, *, first_seen: int, written_at: int, work: str = "") -> dict[str, Any]:
+    """Return the Typesense document for an item: the common fields plus Typesense's own.
+
+    ``work`` is the work key the write resolved, by default the item's own; ``work_month`` is the
+    item's month until the write sets its work's (index.search.typesense.works).
+    """
+    doc = common_fields(item, first_seen=first_seen, work=work)
     terms: dict[str, None] = {}
     for prefix, text in (("t:", item.title), ("s:", item.summary)):
         for stem in tokens_of(STEMS, text):
@@ -114,7 +127,8 @@ def to_document(item: FeedItem, *, first_seen: int, written_at: int) -> dict[str
         "authors": list(item.authors),
         "tags": list(item.tags),
         "written_at": written_at,
-        "month": datetime.fromtimestamp(doc["sort_date"], tz=UTC).strftime("%Y-%m"),
+        "month": month_of(doc["sort_date"]),
+        "work_month": month_of(doc["sort_date"]),
         "terms": list(terms),
         "vocab": list(vocab),
     })

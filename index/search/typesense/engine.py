@@ -84,10 +84,12 @@ from index.search.typesense.results import (
     MARK_START,
     chunks,
     facet_values,
+    leads,
     month_facets,
     source_facets,
     spans,
 )
+from index.search.typesense.works import best_per_work, grouping
 
 # Above this threshold Typesense keeps dropping words until every drop has been tried.
 DROP_ALL_TOKENS = 1_000_000
@@ -110,6 +112,7 @@ SIMILAR_CANDIDATES = 60
 SIMILAR_HOLDERS = 100
 
 
+
 class TypesenseEngine(TypesenseCollection):
     """The Engine protocol over a Typesense collection, safe to share between the threads of a process."""
 
@@ -129,10 +132,11 @@ class TypesenseEngine(TypesenseCollection):
         wanted = sorted({s.strip().lower() for s in req.sources})
         full = all_of([base, "source_key:=" + values(wanted)]) if wanted else base
         start = (req.page - 1) * req.per_page
+        works, months, newest_of_group = grouping(req.collapse, req.sort)
         count = {"q": compiled.phrase_q, "query_by": compiled.query_by, "filter_by": full, "per_page": 0,
-                 "facet_by": "month", "max_facet_values": MAX_MONTHS}
+                 "facet_by": months, "max_facet_values": MAX_MONTHS, **works}
         by_source = {"q": compiled.phrase_q, "query_by": compiled.query_by, "filter_by": base, "per_page": 0,
-                     "facet_by": "source", "max_facet_values": MAX_SOURCES}
+                     "facet_by": "source", "max_facet_values": MAX_SOURCES, **works}
         ranked, rest = self._tiers(compiled, full) if req.sort == "relevance" else (None, None)
         if ranked is not None:
             page = self._hits_search(compiled, ranked.pop("q"), ranked.pop("filter_by"),
@@ -141,21 +145,22 @@ class TypesenseEngine(TypesenseCollection):
         else:
             order = "sort_date:asc" if req.sort == "oldest" else "sort_date:desc"
             page = self._hits_search(compiled, compiled.phrase_q, full, order, req.page, req.per_page)
+        page.update(works)
         for search in (count, by_source, page):
             check_filter(str(search["filter_by"] or ""))
         counted, sourced, first = self._multi([count, by_source, page])
         total = int(counted.get("found", 0))
-        hits = first.get("hits", [])
+        hits = leads(first, newest=newest_of_group)
         if ranked is not None and len(hits) < req.per_page and total > int(first.get("found", 0)):
             offset = max(0, start - int(first.get("found", 0)))
-            hits = hits + self._window(compiled, rest, offset, req.per_page - len(hits))
+            hits = hits + self._window(compiled, rest, offset, req.per_page - len(hits), works)
         return Page(
             total=total,
             page=req.page,
             per_page=req.per_page,
-            hits=[self._hit(h, compiled.stems) for h in hits],
+            hits=self.works.with_copies([self._hit(h, compiled.stems) for h in hits], hits),
             source_facets=source_facets(sourced),
-            month_facets=month_facets(counted),
+            month_facets=month_facets(counted, months),
             did_you_mean=self._did_you_mean(req.q) if req.q.strip() and total < 3 else None,
         )
 
@@ -221,14 +226,14 @@ class TypesenseEngine(TypesenseCollection):
         }
 
     def _window(self, compiled: Compiled, filter_by: str | None, offset: int,
-                size: int) -> list[dict[str, Any]]:
+                size: int, works: dict[str, Any]) -> list[dict[str, Any]]:
         """Return ``size`` hits from ``offset`` of the newest-first list (Typesense 0.24 has no offset)."""
         first = offset // size + 1
         searches = [
-            self._hits_search(compiled, compiled.phrase_q, filter_by, "sort_date:desc", p, size)
+            {**self._hits_search(compiled, compiled.phrase_q, filter_by, "sort_date:desc", p, size), **works}
             for p in ((first,) if offset % size == 0 else (first, first + 1))
         ]
-        hits = [h for result in self._multi(searches) for h in result.get("hits", [])]
+        hits = [h for result in self._multi(searches) for h in leads(result)]
         skip = offset - (first - 1) * size
         return hits[skip:skip + size]
 
@@ -257,11 +262,13 @@ class TypesenseEngine(TypesenseCollection):
         )
 
     def get(self, item_id: str) -> FeedItem | None:
-        """Return the whole item with this id, or None."""
+        """Return the whole item with this id (its work's other copies in ``also``), or None."""
         doc = self._retrieve(item_id)
         if doc is None:
             return None
         return FeedItem(
+            work=str(doc.get("work", "")),
+            also=self.works.also([doc])[item_id],
             id=doc["id"],
             title=doc.get("title", ""),
             link=doc.get("link", ""),
@@ -296,25 +303,28 @@ class TypesenseEngine(TypesenseCollection):
         }
         top = sorted(weights, key=lambda w: (-weights[w], w))[:SIMILAR_TERMS]
         scores: dict[str, float] = {}
+        work_of: dict[str, str] = {}
         holders = self._multi([
             {"q": "*", "filter_by": "vocab:=" + quote_value(w), "per_page": SIMILAR_HOLDERS,
-             "include_fields": "id", "sort_by": "sort_date:desc"}
+             "include_fields": "id,work", "sort_by": "sort_date:desc"}
             for w in top
         ])
         for word, result in zip(top, holders, strict=True):
             for hit in result.get("hits", []):
-                if hit["document"]["id"] != item_id:
+                # Never the item's own work, and one hit per work among the rest (its best-scoring copy).
+                if hit["document"].get("work") != doc.get("work"):
                     key = hit["document"]["id"]
                     scores[key] = scores.get(key, 0.0) + weights[word]
-        best = [i for i in sorted(scores, key=lambda i: (-scores[i], i)) if "`" not in i][:limit]
+                    work_of[key] = str(hit["document"].get("work", ""))
+        best = best_per_work(scores, work_of, limit)
         if not best:
             return []
         (found,) = self._multi([{"q": "*", "filter_by": "id:" + values(best), "per_page": len(best),
                                  "include_fields": HIT_FIELDS}])
         by_id = {h["document"]["id"]: h for h in found.get("hits", [])}
-        return [
-            replace(self._hit(by_id[i], set()), score=round(scores[i], 4)) for i in best if i in by_id
-        ]
+        raw = [by_id[i] for i in best if i in by_id]
+        return self.works.with_copies(
+            [replace(self._hit(h, set()), score=round(scores[h["document"]["id"]], 4)) for h in raw], raw)
 
     def suggest(self, text: str, limit: int = 8) -> Suggestions:
         """Return titles completing what someone has typed, newest first, and matching sources.
@@ -396,8 +406,10 @@ class TypesenseEngine(TypesenseCollection):
         (latest,) = self._multi([{"q": "*", "sort_by": "written_at:desc", "per_page": 1,
                                   "include_fields": "written_at"}])
         hits = latest.get("hits", [])
+        (grouped,) = self._multi([{"q": "*", "per_page": 0, "group_by": "work", "group_limit": 1}])
         return IndexStats(
             items=total,
+            works=int(grouped.get("found", 0)),
             sources={r.name: r.count for r in rows},
             size_bytes=0,
             last_update=from_timestamp(hits[0]["document"].get("written_at")) if hits else None,

@@ -55,10 +55,20 @@ def source_facets(result: dict[str, Any]) -> list[FacetCount]:
     pairs.sort(key=lambda pair: (-pair[0], pair[1]))
     return [FacetCount(value=name, count=count) for count, name in pairs]
 
-def month_facets(result: dict[str, Any]) -> list[FacetCount]:
+def month_facets(result: dict[str, Any], name: str = "month") -> list[FacetCount]:
     pairs = sorted((str(c["value"]), int(c["count"]))
-                   for c in facet_values(result, "month") if int(c["count"]))
+                   for c in facet_values(result, name) if int(c["count"]))
     return [FacetCount(value=month, count=count) for month, count in pairs]
+
+def leads(result: dict[str, Any], *, newest: bool = False) -> list[dict[str, Any]]:
+    """Return a search's hits; grouped by work, each group's first (or, with ``newest``, newest) hit."""
+    if "grouped_hits" not in result:
+        hits: list[dict[str, Any]] = result.get("hits", [])
+        return hits
+    groups = [group["hits"] for group in result["grouped_hits"] if group.get("hits")]
+    if newest:
+        return [max(group, key=lambda h: int(h["document"].get("sort_date") or 0)) for group in groups]
+    return [group[0] for group in groups]
 
 def chunks(values: list[str], size: int) -> Iterator[list[str]]:
     for i in range(0, len(values), size):

@@ -112,7 +112,7 @@ class WhooshEngine:
                     yield (
                         FeedItem(id=item.id, title=item.title, link=item.link, summary=item.summary,
                                  source=item.source, published=item.published, authors=item.authors,
-                                 tags=item.tags),
+                                 tags=item.tags, work=str(stored.get("work") or "")),
                         int(stored.get("first_seen") or 0),
                     )
         finally:

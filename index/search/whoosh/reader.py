@@ -16,6 +16,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar, cast
@@ -41,6 +42,7 @@ from index.search.highlight import mark, match_spans, snippet_and_highlight
 from index.search.querylang import highlight_terms, parse_query
 from index.search.schema import SPELLING_FIELD
 from index.search.suggestions import bare_words, correctable, with_corrections
+from index.search.whoosh.collapse import copies_of, pick_for
 from index.search.whoosh.scoring import Matches
 from index.search.whoosh.store import TORN_READS, IndexStore
 from index.search.whoosh.suggest import suggest as suggest_from_view
@@ -187,16 +189,23 @@ class SearchIndex:
             q = self._parse(view, req.q, match_all=req.match == "all") if req.q.strip() else None
             matched = self._matches(view, q)
             dated = _select(matched, self._date_mask(view, matched.docs, req.since, req.until))
-            source_facets = self._source_facets(view, dated.docs)
+            source_facets = self._source_facets(view, dated.docs, works=req.collapse)
             wanted = [view.source_name(s) for s in req.sources]
             if req.sources:
                 ords = np.array([view.source_names.index(n) for n in wanted if n is not None], dtype=np.int32)
                 final = _select(dated, np.isin(view.source_ord[dated.docs], ords))
             else:
                 final = dated
+            matching = final
+            pick = pick_for(req.sort, ranked=q is not None)
+            if req.collapse:
+                final = _select(final, view.works.leads(final.docs, final.scores, pick=pick))
             total = final.size
             start = (req.page - 1) * req.per_page
             scored = self._order(view, final, req, start, ranked=q is not None)
+            if req.collapse and pick == "oldest":
+                # Oldest first places a work by its oldest copy, but shows its newest, as the other sorts do.
+                scored = [(view.works.newest_among(docnum, matching.docs), score) for docnum, score in scored]
             terms = highlight_terms(q, reader) if q is not None else set()
             hits = [self._hit(view, docnum, score, terms) for docnum, score in scored]
             did_you_mean = self._did_you_mean(view, req.q) if q is not None and total < 3 else None
@@ -206,7 +215,7 @@ class SearchIndex:
                 per_page=req.per_page,
                 hits=hits,
                 source_facets=source_facets,
-                month_facets=self._month_facets(view, final.docs),
+                month_facets=self._month_facets(view, final.docs, works=req.collapse),
                 did_you_mean=did_you_mean,
             )
 
@@ -232,16 +241,20 @@ class SearchIndex:
             mask &= dates <= int(until.timestamp())
         return mask
 
-    def _source_facets(self, view: View, docs: np.ndarray[Any, Any]) -> list[FacetCount]:
-        counts = np.bincount(view.source_ord[docs], minlength=len(view.source_names))
+    def _source_facets(self, view: View, docs: np.ndarray[Any, Any], *, works: bool) -> list[FacetCount]:
+        if works:
+            counts = view.works.per_source(docs, len(view.source_names))
+        else:
+            counts = np.bincount(view.source_ord[docs], minlength=len(view.source_names))
         pairs = zip(view.source_names, counts, strict=True)
         order = sorted(((int(c), name) for name, c in pairs if c), key=lambda pair: (-pair[0], pair[1]))
         return [FacetCount(value=name, count=count) for count, name in order]
 
-    def _month_facets(self, view: View, docs: np.ndarray[Any, Any]) -> list[FacetCount]:
+    def _month_facets(self, view: View, docs: np.ndarray[Any, Any], *, works: bool) -> list[FacetCount]:
         if docs.size == 0:
             return []
-        months = view.month_ord[docs]
+        # A work counts once, in the month of its newest copy: a month both engines can count.
+        months = view.works.month[docs] if works else view.month_ord[docs]
         low = int(months.min())
         counts = np.bincount(months - low)
         return [
@@ -280,6 +293,7 @@ class SearchIndex:
             snippet=snippet,
             highlights={"title": mark(title, match_spans(title, terms, analyzer)), "summary": summary_html},
             first_seen=from_timestamp(stored.get("first_seen")),
+            also=copies_of(view.works, view.searcher, docnum),
         )
 
     def _did_you_mean(self, view: View, text: str) -> str | None:
@@ -306,7 +320,8 @@ class SearchIndex:
             docnum = view.searcher.document_number(id=item_id)
             if docnum is None:
                 return None
-            return _item(view.searcher.stored_fields(docnum))
+            return replace(_item(view.searcher.stored_fields(docnum)),
+                           also=copies_of(view.works, view.searcher, docnum))
 
     @_retry_torn_reads
     def similar(self, item_id: str, limit: int = 10) -> list[Hit] | None:
@@ -331,7 +346,10 @@ class SearchIndex:
                 return []
             q = query.Or([query.Term("content", term, boost=weight) for term, weight in key_terms])
             found = self._matches(view, q)
-            others = _select(found, found.docs != docnum)
+            # Never the item's own work, and one hit per work among the rest.
+            others = _select(found, view.works.ord[found.docs] != view.works.ord[docnum])
+            lead = view.works.leads(others.docs, others.scores, pick="score")
+            others = _select(others, lead)
             return [
                 self._hit(view, int(others.docs[i]), float(others.scores[i]), set())
                 for i in _top(others.scores, others.docs, limit)
@@ -361,7 +379,7 @@ class SearchIndex:
         """Return item counts overall and per source, the size on disk and the time of the last write."""
         with self._use() as view:
             rows, total = self._sources(view, None)
-            path = view.path
+            path, works = view.path, view.works.count
         size = 0
         newest_mtime = 0.0
         for entry in Path(path).iterdir():
@@ -371,6 +389,7 @@ class SearchIndex:
                 newest_mtime = max(newest_mtime, st.st_mtime)
         return IndexStats(
             items=total,
+            works=works,
             sources={r.name: r.count for r in rows},
             size_bytes=size,
             last_update=datetime.fromtimestamp(newest_mtime, tz=UTC) if newest_mtime else None,
@@ -468,6 +487,7 @@ def _item(stored: dict[str, Any]) -> FeedItem:
         published=from_timestamp(stored.get("published")),
         authors=tuple(a for a in authors.split("\n") if a),
         tags=tuple(t for t in tags.split(",") if t),
+        work=stored.get("work", ""),
     )
 
 

@@ -1,4 +1,5 @@
-"""A view: one opened Whoosh searcher and the per-document arrays (live, source, date, month) built from it.
+"""A view: one opened Whoosh searcher and the per-document arrays (live, source, date, month, work) built
+from it.
 
 The reader keeps one view per process and replaces it when the index changes; similar items, facets
 and suggestions read these arrays instead of asking Whoosh per document.
@@ -13,6 +14,7 @@ import numpy as np
 from whoosh.reading import EmptyReader, MultiReader, SegmentReader
 from whoosh.searching import Searcher
 
+from index.search.whoosh.collapse import Works
 from index.search.whoosh.scoring import Scorer, weighting
 from index.search.whoosh.spelling import Spelling
 from index.search.whoosh.store import IndexStore
@@ -63,6 +65,8 @@ class View:
         self.month_ord = (years * 12 + months).astype(np.int64)
         self.by_lower = {name.lower(): name for name in self.source_names}
         self.all_docs = np.flatnonzero(self.live)
+        self.works = Works(list(reader.column_reader("work")) if n else [], self.all_docs, self.sort_date,
+                           self.month_ord, self.source_ord)
         self.scorer = Scorer(self.searcher, self.path)
         self._date_order: np.ndarray[Any, Any] | None = None
         self._spelling: Spelling | None = None

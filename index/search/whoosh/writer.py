@@ -14,8 +14,9 @@ from whoosh.index import TOC, clean_files
 from whoosh.writing import IndexWriter
 
 from index.errors import IndexWriteError
+from index.ingest.works import Titled, WorkTitles
 from index.model import FeedItem, WriteReport
-from index.search.batch import CommitWatcher, common_fields, plan_batch, report_of
+from index.search.batch import CommitWatcher, common_fields, plan_batch, report_of, resolve_works, sort_date
 from index.search.fields import ItemText, ItemTextField
 from index.search.whoosh import postings
 from index.search.whoosh.store import IndexStore
@@ -67,13 +68,14 @@ def open_writer(ix: Any, *, limitmb: int = 128, **options: Any) -> IndexWriter:
     return writer
 
 
-def to_document(item: FeedItem, *, first_seen: int, analysed: bool = True) -> dict[str, Any]:
+def to_document(item: FeedItem, *, first_seen: int, analysed: bool = True, work: str = "") -> dict[str, Any]:
     """Return the Whoosh document for an item: the common fields plus Whoosh's own text and list fields.
 
+    ``work`` is the work key the write resolved (``batch.resolve_works``), by default the item's own.
     ``analysed`` gives the text fields one shared :class:`ItemText`, for a schema whose text fields
     are :class:`ItemTextField`; an index made before them has plain ``TEXT`` fields and takes strings.
     """
-    doc = common_fields(item, first_seen=first_seen)
+    doc = common_fields(item, first_seen=first_seen, work=work)
     if analysed:
         shared = ItemText(item.title, item.summary)
         doc.update({"title": shared, "summary": shared, "content": shared,
@@ -174,17 +176,21 @@ def rebuild(
             try:
                 seen: set[str] = set()
                 analysed = takes_item_text(writer.schema)
+                works = WorkTitles()
                 for batch in _batches(items, batch_size):
                     now = int(time.time())
                     for item in batch:
                         if watcher is not None:
                             latest[item.id] = item
+                        work = works.resolve(item_id=item.id, source=item.source, title=item.title,
+                                             key=item.work, date=sort_date(item, now))
+                        doc = to_document(item, first_seen=now, analysed=analysed, work=work)
                         if item.id in seen:
-                            writer.update_document(**to_document(item, first_seen=now, analysed=analysed))
+                            writer.update_document(**doc)
                             total.updated += 1
                         else:
                             seen.add(item.id)
-                            writer.add_document(**to_document(item, first_seen=now, analysed=analysed))
+                            writer.add_document(**doc)
                             total.added += 1
                     if progress is not None:
                         progress(len(batch))
@@ -241,13 +247,15 @@ def _write_batch(ix: Any, batch: list[FeedItem], commit_options: dict[str, Any] 
             return fields.get("fingerprint"), fields.get("first_seen")
 
         writes, unchanged = plan_batch(batch, stored, now=int(time.time()))
+        works = resolve_works(writes, WorkTitles(lambda titled: _same_titled(searcher, titled)))
     if not writes:
         return WriteReport(unchanged=unchanged)
     writer = open_writer(ix, limitmb=POOL_MB)
     with contextlib.ExitStack() as watching:
         try:
             for write in writes:
-                doc = to_document(write.item, first_seen=write.first_seen, analysed=analysed)
+                doc = to_document(write.item, first_seen=write.first_seen, analysed=analysed,
+                                  work=works[write.item.id])
                 if write.update:
                     writer.update_document(**doc)
                 else:
@@ -259,6 +267,16 @@ def _write_batch(ix: Any, batch: list[FeedItem], commit_options: dict[str, Any] 
             raise
         _commit(writer, **(commit_options or {}))
     return report_of(writes, unchanged)
+
+
+def _same_titled(searcher: Any, titled: str) -> list[Titled]:
+    """Return the live items of the index whose folded long title is ``titled``."""
+    return [
+        Titled(id=stored["id"], source=stored.get("source", ""), date=int(stored.get("sort_date") or 0),
+               work=stored.get("work", ""))
+        for stored in searcher.documents(title_key=titled)
+    ]
+
 
 def _open_or_create(store: IndexStore) -> Any:
     if store.exists():
