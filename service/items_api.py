@@ -12,14 +12,13 @@ from service.auth import requires_token
 from service.bodies import MAX_REPORTED_ERRORS, item_batch
 from service.engine import current_engine, delete_item, upsert_items
 from service.errors import BodyError
-from service.schemas import HitSchema, ItemSchema, NoArgs, SimilarArgs, load_args
+from service.schemas import ItemSchema, NoArgs, SimilarArgs, dump_hit, load_args
 
 bp = Blueprint("items", __name__, url_prefix="/v1/items")
 # Made once: a marshmallow schema deep-copies its declared fields on every instantiation.
 _NO_ARGS = NoArgs()
 _SIMILAR_ARGS = SimilarArgs()
 _ITEM = ItemSchema()
-_HITS = HitSchema(many=True)
 
 
 def _unknown(item_id: str) -> NotFound:
@@ -44,7 +43,7 @@ def similar_items(item_id: str) -> dict[str, Any]:
     hits = current_engine().similar(item_id, limit=args["limit"])
     if hits is None:
         raise _unknown(item_id)
-    return {"id": item_id, "hits": _HITS.dump(hits)}
+    return {"id": item_id, "hits": [dump_hit(hit) for hit in hits]}
 
 
 @bp.post("")

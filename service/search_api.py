@@ -12,11 +12,11 @@ from index.model import SearchRequest
 from service.bodies import json_object
 from service.engine import current_engine
 from service.schemas import (
-    PageSchema,
     SearchArgs,
     SearchBody,
     SourcesArgs,
     SourceSchema,
+    dump_page,
     load_args,
     load_body,
 )
@@ -25,7 +25,6 @@ bp = Blueprint("search", __name__, url_prefix="/v1")
 # Made once: a marshmallow schema deep-copies its declared fields on every instantiation.
 _SEARCH_ARGS = SearchArgs()
 _SEARCH_BODY = SearchBody()
-_PAGE = PageSchema()
 
 
 @bp.get("/search")
@@ -43,7 +42,7 @@ def search_by_body() -> dict[str, Any]:
 
 
 def _answer(req: SearchRequest, started: float) -> dict[str, Any]:
-    body: dict[str, Any] = _PAGE.dump(current_engine().search(req))
+    body = dump_page(current_engine().search(req))
     body["took_ms"] = round((time.perf_counter() - started) * 1000, 1)
     return body
 
