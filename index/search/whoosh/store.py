@@ -30,6 +30,10 @@ from whoosh import index as whoosh_index
 
 from index.errors import IndexLockedError, IndexMissingError, IndexVersionError
 from index.search.schema import SCHEMA_VERSION, build_schema
+from index.search.whoosh import segmentfiles
+
+# Before any index is opened: every process would otherwise hold a private copy of its segments.
+segmentfiles.install()
 
 META_FILE = "feedsift.json"
 CURRENT = "current"
