@@ -148,6 +148,7 @@ class SearchParams(TypedDict, total=False):
     since: str
     until: str
     sort: str
+    match: str
 
 
 class _Pools:

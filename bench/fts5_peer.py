@@ -119,9 +119,14 @@ class Fts5Peer:
         return count / elapsed if elapsed else 0.0, self.path.stat().st_size
 
     def search(self, params: SearchParams) -> PeerResult:
-        """Run one /v1/search parameter dict: any word matches, items with every word rank first."""
+        """Run one /v1/search parameter dict: any word matches, items with every word rank first.
+
+        With ``match=all`` only items with every word match (FTS5's implicit AND), ranked by ``bm25()``.
+        """
         where, args = _filters(params)
         any_expr, all_expr = _match(params.get("q", ""))
+        if params.get("match") == "all" and all_expr is not None:
+            any_expr, all_expr = all_expr, None
         order_args: list[str] = []
         if any_expr is None:
             from_sql = "FROM docs d" + (" WHERE " + " AND ".join(where) if where else "")

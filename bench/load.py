@@ -75,6 +75,9 @@ class Memory:
     rss: float
     pss: float
     private: float
+    # Memory no file backs (heap, arrays built at start): what the process alone holds, whatever the
+    # page cache does; private also counts mapped index pages no other worker has touched yet.
+    anonymous: float = 0.0
 
 
 def search_path(params: SearchParams) -> str:
@@ -314,7 +317,8 @@ def memory(pid: int) -> Memory:
             fields[name] = int(parts[0])
     mb = 1024.0
     return Memory(pid, fields.get("Rss", 0) / mb, fields.get("Pss", 0) / mb,
-                  (fields.get("Private_Clean", 0) + fields.get("Private_Dirty", 0)) / mb)
+                  (fields.get("Private_Clean", 0) + fields.get("Private_Dirty", 0)) / mb,
+                  fields.get("Anonymous", 0) / mb)
 
 
 def format_results(results: Sequence[LoadResult]) -> str:
@@ -381,7 +385,8 @@ def main(argv: list[str] | None = None) -> int:
             mem = [memory(pid) for pid in server.workers()]
         print(format_results(results))
         print(f"first answered query {after:.2f} s after start; per worker " + ", ".join(
-            f"RSS {m.rss:.0f} / PSS {m.pss:.0f} / private {m.private:.0f} MB" for m in mem))
+            f"RSS {m.rss:.0f} / PSS {m.pss:.0f} / private {m.private:.0f} / anonymous {m.anonymous:.0f} MB"
+            for m in mem))
     return 0
 
 

@@ -134,6 +134,7 @@ def to_request(params: SearchParams) -> SearchRequest:
         until=(datetime.fromisoformat(until).replace(tzinfo=UTC) + timedelta(days=1, microseconds=-1))
         if until else None,
         sort=params.get("sort", "relevance"),
+        match=params.get("match", "any"),
     )
 
 
@@ -213,6 +214,9 @@ def measure_queries(report: SizeReport, index_dir: Path | None, peer_dir: Path,
     on the warmer page cache.
     """
     requests = [to_request(p) for p in queries]
+    # The same queries with match=all, beside FTS5's implicit AND: both query semantics compared.
+    all_queries = [{**p, "match": "all"} for p in queries]
+    all_requests = [to_request(p) for p in all_queries]
     if index_dir is not None and every_copy and seed % 2 == 0:
         measure_every_copy(report, index_dir, requests)
     rng = random.Random(seed)
@@ -230,6 +234,8 @@ def measure_queries(report: SizeReport, index_dir: Path | None, peer_dir: Path,
             report.row("search query errors", "count").add(FEEDSIFT, failed)
             repeat, _ = timed(requests, index.search)
             add_latencies(report, "search repeat (seen queries)", FEEDSIFT, repeat)
+            every_word, _ = timed(all_requests, index.search)
+            add_latencies(report, "search all words (match=all)", FEEDSIFT, every_word)
             add_latencies(report, "get", FEEDSIFT, timed(get_ids, index.get)[0])
             add_latencies(report, "similar", FEEDSIFT, timed(similar_ids, index.similar)[0])
         finally:
@@ -247,6 +253,7 @@ def measure_queries(report: SizeReport, index_dir: Path | None, peer_dir: Path,
         report.row("search query errors", "count").add(FTS5, failed)
         repeat, _ = timed(queries, peer.search)
         add_latencies(report, "search repeat (seen queries)", FTS5, repeat)
+        add_latencies(report, "search all words (match=all)", FTS5, timed(all_queries, peer.search)[0])
     finally:
         peer.close()
     db = sqlite3.connect(peer_dir / "peer.sqlite3")
@@ -366,6 +373,7 @@ def measure_http(report: SizeReport, index_dir: Path, log: Path, ids: Sequence[s
             report.row("worker RSS (largest)", "MB").add(engine, max(m.rss for m in workers))
             report.row("worker PSS (largest)", "MB").add(engine, max(m.pss for m in workers))
             report.row("worker private (largest)", "MB").add(engine, max(m.private for m in workers))
+            report.row("worker anonymous (largest)", "MB").add(engine, max(m.anonymous for m in workers))
     return True
 
 

@@ -17,7 +17,8 @@ IN_PROCESS_ROWS = [
     "indexing (write_items / peer db work only)",
     "index size",
     "open + first query",
-    *(f"{m} {p}" for m in ("search", "search repeat (seen queries)", "get") for p in ("p50", "p95", "p99")),
+    *(f"{m} {p}" for m in ("search", "search repeat (seen queries)", "search all words (match=all)", "get")
+      for p in ("p50", "p95", "p99")),
 ]
 FEEDSIFT_ONLY_ROWS = [f"similar {p}" for p in ("p50", "p95", "p99")]
 CONNECTIONS = (1, 4)
@@ -27,6 +28,7 @@ HTTP_ROWS = [
     "worker RSS (largest)",
     "worker PSS (largest)",
     "worker private (largest)",
+    "worker anonymous (largest)",
 ]
 ZERO_ROWS = [
     "search query errors",
@@ -99,3 +101,17 @@ def test_a_corpus_with_copies_measures_search_both_ways(tmp_path: Path) -> None:
     for p in ("p50", "p95", "p99"):
         assert number(rows[f"search, every copy (collapse=false) {p}"][2]) > 0
     assert "about 20% of the items are copies of one work" in out.read_text("utf-8")
+
+
+def test_the_fts5_peer_answers_all_words_with_its_implicit_and(tmp_path: Path) -> None:
+    from bench.corpus import generate_items
+    from bench.fts5_peer import Fts5Peer
+
+    with Fts5Peer(tmp_path) as peer:
+        peer.build(generate_items(400, 5))
+        one = peer.search({"q": "learning"})
+        assert peer.search({"q": "learning", "match": "all"}) == one  # one word: both modes agree
+        both = peer.search({"q": "learning model", "match": "all"})
+        either = peer.search({"q": "learning model"})
+        learning, model = one["total"], peer.search({"q": "model"})["total"]
+        assert 0 < both["total"] < min(learning, model) and either["total"] > max(learning, model)
