@@ -43,6 +43,7 @@ from index.search.querylang import highlight_terms, parse_query
 from index.search.schema import SPELLING_FIELD
 from index.search.suggestions import bare_words, correctable, with_corrections
 from index.search.whoosh.collapse import copies_of, pick_for
+from index.search.whoosh.keyterms import key_terms
 from index.search.whoosh.scoring import Matches
 from index.search.whoosh.store import TORN_READS, IndexStore
 from index.search.whoosh.suggest import suggest as suggest_from_view
@@ -336,15 +337,10 @@ class SearchIndex:
             # Whoosh's more_like() queries the item's highest-weighted words, which are often words no
             # other item has, and then finds nothing; like Lucene's MoreLikeThis (minDocFreq), keep only
             # words that at least one other item shares.
-            reader = view.searcher.reader()
-            key_terms = [
-                (term, weight)
-                for term, weight in view.searcher.key_terms_from_text("content", text, numterms=100)
-                if reader.doc_frequency("content", term) >= 2
-            ][:SIMILAR_TERMS]
-            if not key_terms:
+            chosen = key_terms(view.searcher, "content", text, numterms=100, min_docs=2, limit=SIMILAR_TERMS)
+            if not chosen:
                 return []
-            q = query.Or([query.Term("content", term, boost=weight) for term, weight in key_terms])
+            q = query.Or([query.Term("content", term, boost=weight) for term, weight in chosen])
             found = self._matches(view, q)
             # Never the item's own work, and one hit per work among the rest.
             others = _select(found, view.works.ord[found.docs] != view.works.ord[docnum])
