@@ -109,3 +109,35 @@ def test_scorer_without_a_folder_reads_blocks(tmp_path: Path, items: list) -> No
         assert with_arrays.size > postings.MIN_POSTINGS
         assert np.array_equal(with_arrays.docs, without.docs)
         assert np.array_equal(with_arrays.scores, without.scores)
+
+
+def test_positions_of_long_content_lists_equal_whooshs(tmp_path: Path, items: list) -> None:  # type: ignore[type-arg]
+    write_items(IndexStore(tmp_path), items, batch_size=150)
+    folder = IndexStore(tmp_path).current_path()
+    ix = IndexStore(tmp_path).open()
+    checked = 0
+    with ix.reader() as reader:
+        for leaf, _ in reader.leaf_readers():
+            arrays = postings.open_arrays(folder, leaf.segment().segment_id())
+            assert arrays is not None
+            if not arrays.terms:  # no list long enough in this segment: no arrays at all
+                continue
+            assert arrays.positions is not None and arrays.starts is not None
+            decode = leaf.schema["content"].format.decode_positions
+            for fieldname in postings.ARRAY_FIELDS:
+                for btext, info in leaf.iter_field(fieldname):
+                    if info.doc_frequency() < postings.MIN_POSTINGS:
+                        continue
+                    ids = np.asarray(arrays.postings(fieldname, btext)[0])  # type: ignore[index]
+                    spans = arrays.position_spans(fieldname, btext, ids)
+                    if fieldname not in postings.POSITION_FIELDS:
+                        assert spans is None
+                        continue
+                    assert spans is not None
+                    m = leaf.postings(fieldname, btext)
+                    for begin, end in zip(*spans, strict=True):
+                        assert list(arrays.positions[begin:end]) == decode(m.value()), (btext, m.id())
+                        m.next()
+                        checked += 1
+                    assert not m.is_active()
+    assert checked > 1000

@@ -9,6 +9,11 @@ Whoosh's blocks as before, and so is every list of a segment without arrays (an 
 older feedsift, or a writer that died between its commit and the arrays): the arrays only ever make
 reading faster, never different; tests/index/test_postings.py checks them against the blocks.
 
+The long lists of ``content`` also carry their positions (every posting's word positions, flat, and
+where each posting's start), so a phrase of two common words is checked over whole arrays instead of
+unpickling every block of both words (163 ms for ``"language models"`` at 100k items). Arrays written
+before positions were kept simply have none, and phrases read those segments' blocks as before.
+
 The files are named after their segment (``MAIN_<id>.fsp.*``), so Whoosh's own clean-up deletes them
 with the segment when a merge replaces it.
 """
@@ -22,7 +27,7 @@ import struct
 import threading
 import zlib
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from io import BytesIO
 from pathlib import Path
 from typing import Any
@@ -32,6 +37,9 @@ from whoosh.codec.whoosh3 import WHOOSH3_HEADER_MAGIC, W3TermsReader
 
 # The fields whose long lists get arrays: what plain words and title:/summary: words search.
 ARRAY_FIELDS = ("content", "title", "summary")
+# The fields whose long lists keep their positions too: what plain-word phrases search. Decoding each
+# posting's positions is the writer's dearest part of the arrays, so the fielded ones go without.
+POSITION_FIELDS = ("content",)
 # Lists longer than one of Whoosh's blocks; shorter ones cost one block read either way.
 MIN_POSTINGS = 129
 FORMAT_VERSION = 1
@@ -48,9 +56,27 @@ class SegmentArrays:
     fields: frozenset[str]
     ids: np.ndarray[Any, Any]
     tf: np.ndarray[Any, Any]
+    # Where each positioned long list's postings begin in ``starts``, whose entries i and i + 1 bound
+    # that posting's slice of ``positions``.
+    positioned: dict[tuple[str, bytes], int] = field(default_factory=dict)
+    starts: np.ndarray[Any, Any] | None = None
+    positions: np.ndarray[Any, Any] | None = None
 
     def covers(self, fieldname: str) -> bool:
         return fieldname in self.fields
+
+    def position_spans(
+        self, fieldname: str, btext: bytes, local: np.ndarray[Any, Any]
+    ) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]] | None:
+        """Return where the positions of ``local`` (sorted segment docnums, each holding the term) start
+        and end in ``positions``, or None when this long list has no positions here."""
+        span = self.terms.get((fieldname, btext))
+        first = self.positioned.get((fieldname, btext))
+        if span is None or first is None or self.starts is None:
+            return None
+        start, end = span
+        at = first + np.searchsorted(self.ids[start:end], local)
+        return self.starts[at], self.starts[at + 1]
 
     def postings(
         self, fieldname: str, btext: bytes
@@ -131,6 +157,11 @@ def _paths(folder: Path, segment_id: str) -> tuple[Path, Path, Path]:
     return Path(f"{base}.ids.npy"), Path(f"{base}.tf.npy"), Path(f"{base}.terms")
 
 
+def _position_paths(folder: Path, segment_id: str) -> tuple[Path, Path]:
+    base = folder / f"{segment_id}{_SUFFIX}"
+    return Path(f"{base}.starts.npy"), Path(f"{base}.pos.npy")
+
+
 def write_arrays(folder: Path, reader: Any) -> bool:
     """Write the posting arrays of one segment unless they exist; return whether it wrote them.
 
@@ -140,12 +171,19 @@ def write_arrays(folder: Path, reader: Any) -> bool:
     ids_path, tf_path, terms_path = _paths(folder, segment.segment_id())
     if terms_path.exists():
         return False
+    starts_path, pos_path = _position_paths(folder, segment.segment_id())
     terms: dict[tuple[str, bytes], tuple[int, int]] = {}
     ids_parts: list[np.ndarray[Any, Any]] = []
     tf_parts: list[np.ndarray[Any, Any]] = []
     fields = [f for f in ARRAY_FIELDS if f in reader.schema]
+    positioned = {f for f in POSITION_FIELDS if f in fields and reader.schema[f].format.supports("positions")}
+    # Per posting of the positioned lists, how many positions it has, and the positions, flat.
+    pterms: dict[tuple[str, bytes], int] = {}
+    counts: list[int] = []
+    flat: list[int] = []
     at = 0
     for fieldname in fields:
+        decode = reader.schema[fieldname].format.decode_positions if fieldname in positioned else None
         for btext, info in reader.iter_field(fieldname):
             if info.doc_frequency() < MIN_POSTINGS:
                 continue
@@ -156,10 +194,24 @@ def write_arrays(folder: Path, reader: Any) -> bool:
             at += term_ids.size
             ids_parts.append(term_ids)
             tf_parts.append(term_tf)
+            if decode is None:
+                continue
+            pterms[(fieldname, btext)] = len(counts)
+            for block in blocks:
+                for value in block[2]:
+                    found = decode(value)
+                    counts.append(len(found))
+                    flat.extend(found)
     ids = np.concatenate(ids_parts) if ids_parts else np.zeros(0, dtype=np.int32)
     tf = np.concatenate(tf_parts) if tf_parts else np.zeros(0, dtype=np.float32)
-    meta = {"version": FORMAT_VERSION, "fields": fields, "terms": terms}
-    for path, content in ((ids_path, ids), (tf_path, tf), (terms_path, meta)):
+    meta = {"version": FORMAT_VERSION, "fields": fields, "terms": terms, "positioned": pterms}
+    files: list[tuple[Path, Any]] = []
+    if pterms:
+        starts = np.zeros(len(counts) + 1, dtype=np.int32 if len(flat) < 2**31 else np.int64)
+        np.cumsum(np.array(counts, dtype=starts.dtype), out=starts[1:])
+        files += [(starts_path, starts), (pos_path, np.array(flat, dtype=np.int32))]
+    files += [(ids_path, ids), (tf_path, tf), (terms_path, meta)]
+    for path, content in files:
         tmp = path.with_name(path.name + ".tmp")
         with open(tmp, "wb") as out:
             if isinstance(content, np.ndarray):
@@ -210,16 +262,22 @@ def _load(folder: Path, segment_id: str) -> SegmentArrays | None:
             meta = pickle.load(f)
         if meta.get("version") != FORMAT_VERSION:
             return None
+        positioned = meta.get("positioned") or {}  # arrays written before positions were kept: none
+        starts = positions = None
         if not meta["terms"]:  # nothing long enough: an empty file cannot be mapped
             ids, tf = np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.float32)
         else:
             ids = np.load(ids_path, mmap_mode="r")
             tf = np.load(tf_path, mmap_mode="r")
-        return SegmentArrays(meta["terms"], frozenset(meta["fields"]), ids, tf)
+            if positioned:
+                starts_path, pos_path = _position_paths(folder, segment_id)
+                starts = np.load(starts_path, mmap_mode="r")
+                positions = np.load(pos_path, mmap_mode="r")
+        return SegmentArrays(meta["terms"], frozenset(meta["fields"]), ids, tf, positioned, starts, positions)
     return None
 
 
 __all__ = [
-    "ARRAY_FIELDS", "MIN_POSTINGS", "SegmentArrays", "open_arrays", "read_blocks", "write_arrays",
-    "write_missing",
+    "ARRAY_FIELDS", "MIN_POSTINGS", "POSITION_FIELDS", "SegmentArrays", "open_arrays", "read_blocks",
+    "write_arrays", "write_missing",
 ]

@@ -18,7 +18,6 @@ own search so that an upgrade that changes the layout fails loudly.
 
 from __future__ import annotations
 
-import bisect
 import math
 import threading
 from dataclasses import dataclass
@@ -176,6 +175,35 @@ class Scorer:
                     found[int(block_ids[i]) + offset] = block_values[i]
         return found
 
+    def position_keys(self, fieldname: str, btext: bytes, docs: np.ndarray[Any, Any],
+                      decode: Any) -> np.ndarray[Any, Any]:
+        """Return ``(doc << 32) | position`` for every position of the term in each of ``docs``.
+
+        ``docs`` are sorted global docnums that all hold the term. Positions come from the posting
+        arrays where the segment has them for this term, else from Whoosh's blocks decoded per document.
+        """
+        parts: list[np.ndarray[Any, Any]] = []
+        for (sub, offset), arrays in zip(self._leaves, self._arrays, strict=True):
+            lo, hi = (int(i) for i in np.searchsorted(docs, [offset, offset + sub.reader().doc_count_all()]))
+            if lo == hi:
+                continue
+            local = docs[lo:hi] - offset
+            spans = arrays.position_spans(fieldname, btext, local) if arrays is not None else None
+            if spans is not None and arrays is not None and arrays.positions is not None:
+                begin, end = (a.astype(np.int64) for a in spans)
+                counts = end - begin
+                before = np.cumsum(counts) - counts  # where each posting's positions go in the output
+                index = np.repeat(begin - before, counts) + np.arange(int(counts.sum()), dtype=np.int64)
+                positions = arrays.positions[index].astype(np.int64)
+                which = np.repeat(docs[lo:hi].astype(np.int64), counts)
+            else:
+                values = self.values(fieldname, btext, docs[lo:hi])
+                decoded = [decode(values[doc]) for doc in docs[lo:hi].tolist()]
+                positions = np.fromiter((p for found in decoded for p in found), dtype=np.int64)
+                which = np.repeat(docs[lo:hi].astype(np.int64), [len(found) for found in decoded])
+            parts.append((which << 32) | positions)
+        return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+
     def bm25(self, fieldname: str) -> tuple[float, float] | None:
         """Return (B, K1) for a scorable field when the searcher weighs with plain BM25F, else None."""
         if self._bm25 is None:
@@ -197,17 +225,17 @@ class Scorer:
         return _sorted(np.array(docs, dtype=np.int64), np.array(scores, dtype=np.float64))
 
 
-def _following(positions: Any, ends: set[int], slop: int) -> set[int]:
-    """Return the positions 1 to ``slop`` after one of ``ends`` (where the phrase so far ends)."""
-    if slop == 1:
-        return {p for p in positions if p - 1 in ends}
-    before = sorted(ends)
-    found = set()
-    for p in positions:
-        i = bisect.bisect_left(before, p - slop)
-        if i < len(before) and before[i] <= p - 1:
-            found.add(p)
-    return found
+def _following(keys: np.ndarray[Any, Any], ends: np.ndarray[Any, Any], slop: int) -> np.ndarray[Any, Any]:
+    """Return the ``keys`` 1 to ``slop`` positions after one of ``ends`` (where the phrase so far ends).
+
+    Keys are ``document << 32 | position``, so an end in another document is never within ``slop``.
+    """
+    ends = np.unique(ends)
+    if ends.size == 0 or keys.size == 0:
+        return np.zeros(0, dtype=np.int64)
+    before = np.searchsorted(ends, keys, "left") - 1  # the nearest end before each key
+    near = (before >= 0) & (keys - ends[np.maximum(before, 0)] <= slop)
+    return np.unique(keys[near])
 
 
 def _segment_arrays(folder: Path, reader: Any) -> SegmentArrays | None:
@@ -323,17 +351,14 @@ class _Evaluation:
         if docs.size == 0:
             return _EMPTY
         decode = field.format.decode_positions
-        # Positions word by word, each read only for the documents where the phrase so far still runs
-        # on (from only the blocks that hold them): a phrase of common words narrows to few documents
-        # after its first two words, so most of its words cost almost nothing.
+        # Positions word by word as (document << 32 | position) keys, each word's read only for the
+        # documents where the phrase so far still runs on (a phrase of common words narrows to few
+        # after its first two words); a word continues the phrase 1 to ``slop`` positions after an end.
         alive = docs
-        first = self.scorer.values(q.fieldname, words[0], alive)
-        ends = {doc: set(decode(first[doc])) for doc in alive.tolist()}
+        ends = self.scorer.position_keys(q.fieldname, words[0], alive, decode)
         for btext in words[1:]:
-            values = self.scorer.values(q.fieldname, btext, alive)
-            ends = {doc: following for doc in alive.tolist()
-                    if (following := _following(decode(values[doc]), ends[doc], slop))}
-            alive = np.fromiter(ends, dtype=np.int64, count=len(ends))  # stays sorted: dicts keep order
+            ends = _following(self.scorer.position_keys(q.fieldname, btext, alive, decode), ends, slop)
+            alive = np.unique(ends >> 32)
             if alive.size == 0:
                 break
         keep_docs = np.isin(docs, alive, assume_unique=True)
