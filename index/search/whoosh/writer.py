@@ -18,7 +18,7 @@ from index.ingest.works import Titled, WorkTitles
 from index.model import FeedItem, WriteReport
 from index.search.batch import CommitWatcher, common_fields, plan_batch, report_of, resolve_works, sort_date
 from index.search.fields import ItemText, ItemTextField
-from index.search.whoosh import postings
+from index.search.whoosh import postings, suggest
 from index.search.whoosh.store import IndexStore
 
 # Items per commit. A commit's cost is mostly per term (one block, pickled and compressed, per term),
@@ -300,12 +300,13 @@ def _commit(writer: Any, **options: Any) -> None:
 
 
 def _write_posting_arrays(ix: Any) -> None:
-    """Give every segment without posting arrays its arrays (``postings``), while the lock is held.
+    """Give every segment without posting arrays (``postings``) or title table (``suggest``) its own,
+    while the lock is held.
 
     Called once after a write's last commit, not after each: segments that a later commit of the
     same write merges away never need them. The commits have succeeded whatever happens here:
-    without arrays (disk full, say) searches read those segments' postings from Whoosh's blocks,
-    more slowly, and the next write tries again.
+    without arrays (disk full, say) searches read those segments' postings from Whoosh's blocks, and
+    suggestions their stored titles, more slowly, and the next write tries again.
     """
     folder = getattr(ix.storage, "folder", None)
     if folder is None:
@@ -314,6 +315,7 @@ def _write_posting_arrays(ix: Any) -> None:
         fresh = ix.storage.open_index(ix.indexname)  # the latest commit's segments
         try:
             postings.write_missing(Path(folder), fresh)
+            suggest.write_missing(Path(folder), fresh)  # the title tables for suggestions, likewise
         finally:
             fresh.close()
 
