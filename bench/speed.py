@@ -547,11 +547,14 @@ then `write_items`, commits of 10,000); for FTS5 it is the peer's database work 
 default `/v1/search` work (`SearchIndex.search`: top 10 with exact total, source and month facets,
 highlights and snippets) against the peer's top 10 with exact total and source and month counts.
 Every run opens a fresh `SearchIndex` and a fresh SQLite connection and sends each query once; the
-"repeat" rows send the same queries again. HTTP: gunicorn with `gunicorn.conf.py` (2 workers,
-preloaded app, access log to a file) over the same index; each worker opens its index through
+"repeat" rows send the same queries again, and the "all words" rows the same queries with
+`match=all` against the peer's implicit AND of the same words. HTTP: gunicorn with `gunicorn.conf.py`
+(2 workers, preloaded app, access log to a file) over the same index; each worker opens its index through
 `/readyz` first; each connection level sends a fixed list of requests (70% searches from a query set
 of its own, 12% item lookups, 6% similar items, 12% browsing by newest). Memory is read from
-`/proc/<pid>/smaps_rollup` after the load."""
+`/proc/<pid>/smaps_rollup` after the load ("anonymous": memory no file backs, what a worker
+holds for itself whatever the page cache does; "private" also counts mapped index pages only that
+worker has touched)."""
 
 
 TYPESENSE_METHOD = """\
