@@ -212,16 +212,21 @@ def write_arrays(folder: Path, reader: Any) -> bool:
         files += [(starts_path, starts), (pos_path, np.array(flat, dtype=np.int32))]
     files += [(ids_path, ids), (tf_path, tf), (terms_path, meta)]
     for path, content in files:
-        tmp = path.with_name(path.name + ".tmp")
-        with open(tmp, "wb") as out:
-            if isinstance(content, np.ndarray):
-                np.save(out, content)
-            else:
-                pickle.dump(content, out, protocol=pickle.HIGHEST_PROTOCOL)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, path)
+        write_file(path, content)
     return True
+
+
+def write_file(path: Path, content: Any) -> None:
+    """Write an array (``.npy``) or a pickled value beside a segment, whole or not at all."""
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb") as out:
+        if isinstance(content, np.ndarray):
+            np.save(out, content)
+        else:
+            pickle.dump(content, out, protocol=pickle.HIGHEST_PROTOCOL)
+        out.flush()
+        os.fsync(out.fileno())
+    os.replace(tmp, path)
 
 
 def write_missing(folder: Path, ix: Any) -> int:

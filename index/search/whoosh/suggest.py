@@ -20,7 +20,6 @@ is read from its titles as before. Only the few titles a suggestion returns are 
 from __future__ import annotations
 
 import contextlib
-import os
 import pickle
 import threading
 import weakref
@@ -32,6 +31,7 @@ import numpy as np
 
 from index.model import SourceSuggestion, Suggestions, TitleSuggestion, from_timestamp
 from index.search.suggestions import WORD, source_matches, words_of
+from index.search.whoosh.postings import write_file
 
 if TYPE_CHECKING:
     from index.search.whoosh.view import View
@@ -97,15 +97,7 @@ class _SegmentWords:
         for path, content in ((docs_path, self.docs), (starts_path, self.starts), (words_path, meta)):
             if isinstance(content, np.ndarray) and not self.words:
                 continue  # an empty array cannot be mapped; load makes its own
-            tmp = path.with_name(path.name + ".tmp")
-            with open(tmp, "wb") as out:
-                if isinstance(content, np.ndarray):
-                    np.save(out, content)
-                else:
-                    pickle.dump(content, out, protocol=pickle.HIGHEST_PROTOCOL)
-                out.flush()
-                os.fsync(out.fileno())
-            os.replace(tmp, path)
+            write_file(path, content)
 
     def span(self, word: str, *, prefix: bool) -> tuple[int, int]:
         """Return the slice of ``docs`` for this word, or for every word starting with it."""
