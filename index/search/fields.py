@@ -118,10 +118,26 @@ def _positions(tokens: list[IndexToken], words: set[str]) -> dict[str, list[int]
     return found
 
 
+# The encoded value of a term found once, by its position: most terms of an item are found once, and
+# encoding a position list pickles it. Positions past the limit are encoded each time.
+_ONCE_LIMIT = 4096
+_ONCE: dict[tuple[Any, int], bytes] = {}
+
+
 def _encoded(positions: dict[str, list[int]], encode: Any) -> list[Posting]:
     # Weight is the frequency as a float, as Whoosh's Positions format sums each token's boost of 1.0.
-    return [(stem.encode("utf-8"), len(poses), float(len(poses)), encode(poses))
-            for stem, poses in positions.items()]
+    once = _ONCE
+    postings: list[Posting] = []
+    for stem, poses in positions.items():
+        if len(poses) == 1 and poses[0] < _ONCE_LIMIT:
+            key = (encode, poses[0])
+            value = once.get(key)
+            if value is None:
+                value = once[key] = encode(poses)
+            postings.append((stem.encode("utf-8"), 1, 1.0, value))
+        else:
+            postings.append((stem.encode("utf-8"), len(poses), float(len(poses)), encode(poses)))
+    return postings
 
 
 class StoredNumber(NUMERIC):  # type: ignore[misc]

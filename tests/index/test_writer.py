@@ -15,6 +15,7 @@ import pytest
 from index.errors import IndexLockedError, IndexMissingError, IndexVersionError
 from index.model import SearchRequest
 from index.search.schema import SCHEMA_VERSION
+from index.search.whoosh.merging import MERGE_AT
 from index.search.whoosh.reader import SearchIndex
 from index.search.whoosh.store import IndexStore, read_meta, write_meta
 from index.search.whoosh.writer import delete_items, rebuild, write_items
@@ -229,22 +230,17 @@ def test_missing_index_is_a_clear_error(tmp_path: Path) -> None:
         IndexStore(tmp_path / "nothing").open()
 
 
-def test_only_the_first_commit_of_a_load_merges(tmp_path: Path) -> None:
+def test_a_load_of_many_small_commits_merges_a_tier_at_a_time(tmp_path: Path) -> None:
     store = IndexStore(tmp_path / "ix")
     records = [{"title": f"item {n} words", "link": f"https://a.example/{n}"} for n in range(75)]
     report = write_items(store, jsonl_items(records), batch_size=3)  # 25 commits
     assert report.added == 75
     ix = store.open()
     try:
-        # Whoosh's policy would have merged these small segments along the way; a load does not.
-        assert [s.doc_count_all() for s in ix._segments()] == [3] * 25
-    finally:
-        ix.close()
-    # A later write merges small segments with Whoosh's own policy, as every write used to.
-    write_items(store, jsonl_items([{"title": "one more", "link": "https://a.example/more"}]))
-    ix = store.open()
-    try:
-        assert len(ix._segments()) < 25 and ix.doc_count() == 76
+        # Each commit merges the small segments once MERGE_AT of them are there (index.search.whoosh.merging).
+        sizes = sorted(s.doc_count_all() for s in ix._segments())
+        assert sum(sizes) == 75 and len(sizes) < MERGE_AT + 3
+        assert sizes[-1] >= 3 * MERGE_AT
     finally:
         ix.close()
     index = SearchIndex(store.root)

@@ -309,7 +309,9 @@ class SearchIndex:
         for word in unknown:
             nearest = view.spelling().nearest(word.lower())
             if nearest:
-                fixes[word] = max(nearest, key=lambda w: (reader.doc_frequency(SPELLING_FIELD, w), w))
+                # The spelling field's total weight, not its document frequency: the writer files one
+                # posting per word and segment, weighted by how many items have the word (termpool).
+                fixes[word] = max(nearest, key=lambda w: (reader.frequency(SPELLING_FIELD, w), w))
         return with_corrections(text, fixes)
 
     # -- lookup ----------------------------------------------------------------------------------

@@ -19,16 +19,15 @@ from index.model import FeedItem, WriteReport
 from index.search.batch import CommitWatcher, common_fields, plan_batch, report_of, resolve_works, sort_date
 from index.search.fields import ItemText, ItemTextField
 from index.search.whoosh import postings, suggest
+from index.search.whoosh.merging import merge_tiered
 from index.search.whoosh.store import IndexStore
+from index.search.whoosh.termpool import GroupingWriter
 
 # Items per commit. A commit's cost is mostly per term (one block, pickled and compressed, per term),
 # and the terms of 10,000 items are far fewer than five times those of 2,000: 2,000-item commits
-# indexed ~340 items/s, 10,000-item ones ~410-430 (docs/speed-notes.md). Each commit is atomic.
+# indexed ~340 items/s, 10,000-item ones ~410-430 (docs/speed-notes.md). Each commit is atomic, and
+# its postings are held in memory (termpool): ~500 MB for 10,000 items.
 DEFAULT_BATCH = 10_000
-# Megabytes of postings a batch's writer sorts in memory before it sorts runs on disk instead, which
-# costs a pickle per posting and took 10,000-item commits from ~430 to ~260 items/s; such a commit
-# holds ~500 MB. (A rebuild's one writer keeps Whoosh's 128: it may hold any number of items.)
-POOL_MB = 1024
 # Seconds a writer waits for another writer's lock before it gives up with a clear message.
 DEFAULT_LOCK_TIMEOUT = 30.0
 
@@ -115,14 +114,9 @@ def write_items(
             held.enter_context(store.write_lock(lock_timeout))
             ix = _open_or_create(store)
         held.callback(ix.close)
-        merge = True
         for batch in _batches(items, batch_size):
             with _index_io(store):
-                # Only the call's first commit lets Whoosh merge small segments (as every commit did
-                # before): later ones would mostly re-merge this call's own, and a merge costs more
-                # than indexing the same items (67 s against 37 s CPU for 20,000).
-                report = _write_batch(ix, batch, {} if merge else {"merge": False}, watcher)
-            merge = merge and not (report.added or report.updated)  # until a batch commits
+                report = _write_batch(ix, batch, watcher)
             total.merge(report)
             if on_commit is not None:
                 on_commit(report)
@@ -145,7 +139,7 @@ def delete_items(store: IndexStore, ids: Iterable[str], *, lock_timeout: float =
             except BaseException:
                 _abandon(writer)
                 raise
-            _commit(writer)
+            _commit(writer, mergetype=merge_tiered)
             _write_posting_arrays(ix)  # a commit may merge segments
             return deleted
         finally:
@@ -232,8 +226,7 @@ def _changed(store: IndexStore, latest: dict[str, FeedItem]) -> list[FeedItem]:
         ix.close()
 
 
-def _write_batch(ix: Any, batch: list[FeedItem], commit_options: dict[str, Any] | None = None,
-                 watcher: CommitWatcher | None = None) -> WriteReport:
+def _write_batch(ix: Any, batch: list[FeedItem], watcher: CommitWatcher | None = None) -> WriteReport:
     with ix.searcher() as searcher:
         # The searcher's schema, not ``ix.schema``: that reads the table of contents again and leaves
         # the file open until collected, which (once a commit deletes it) keeps a disk from going read-only.
@@ -250,7 +243,7 @@ def _write_batch(ix: Any, batch: list[FeedItem], commit_options: dict[str, Any] 
         works = resolve_works(writes, WorkTitles(lambda titled: _same_titled(searcher, titled)))
     if not writes:
         return WriteReport(unchanged=unchanged)
-    writer = open_writer(ix, limitmb=POOL_MB)
+    writer = GroupingWriter(ix)
     with contextlib.ExitStack() as watching:
         try:
             for write in writes:
@@ -265,7 +258,7 @@ def _write_batch(ix: Any, batch: list[FeedItem], commit_options: dict[str, Any] 
         except BaseException:
             _abandon(writer)
             raise
-        _commit(writer, **(commit_options or {}))
+        _commit(writer, mergetype=merge_tiered)
     return report_of(writes, unchanged)
 
 
