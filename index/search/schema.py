@@ -24,6 +24,10 @@ QUERY_FIELDS = {
     "tag": "tags",
 }
 DEFAULT_FIELD = "content"
+# Fields kept for each item (stored, and ``work`` as a column) that nothing looks up by term: the writer
+# gives them no postings. They were declared as indexed ``ID`` fields, and the schema an index pickles
+# keeps them so; a segment written before has their terms, which nothing reads.
+UNSEARCHED_FIELDS = frozenset({"link", "fingerprint", "work"})
 # Whoosh keeps the unstemmed words of a stemmed field with spelling=True under this name.
 SPELLING_FIELD = "spell_content"
 

@@ -16,7 +16,7 @@ from whoosh import index as whoosh_index
 from whoosh.codec.whoosh3 import W3LeafMatcher
 from whoosh.writing import SegmentWriter
 
-from index.search.schema import SPELLING_FIELD, build_schema
+from index.search.schema import SPELLING_FIELD, UNSEARCHED_FIELDS, build_schema
 from index.search.whoosh.termpool import COMPRESS_FROM, GroupingWriter
 from index.search.whoosh.writer import to_document
 from tests.index.test_index_terms import real_and_awkward_items
@@ -53,15 +53,21 @@ def build(folder: Path, writer_class: Any, batches: int = 1, *, optimize: bool =
     return ix
 
 
+def every_field(ix: Any) -> GroupingWriter:
+    """The grouping writer with postings for every indexed field, as Whoosh's writer gives them."""
+    return GroupingWriter(ix, unsearched=frozenset())
+
+
 @pytest.fixture(scope="module")
 def built(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """Each writer's index of the same documents: in one segment, and three segments merged into one."""
     root = tmp_path_factory.mktemp("termpool")
     return {
         "plain": build(root / "plain", SegmentWriter),
-        "grouped": build(root / "grouped", GroupingWriter),
+        "grouped": build(root / "grouped", every_field),
         "plain merged": build(root / "plain-merged", SegmentWriter, batches=3, optimize=True, copies=1),
-        "grouped merged": build(root / "grouped-merged", GroupingWriter, batches=3, optimize=True, copies=1),
+        "grouped merged": build(root / "grouped-merged", every_field, batches=3, optimize=True, copies=1),
+        "product": build(root / "product", GroupingWriter, copies=1),
     }
 
 
@@ -149,3 +155,14 @@ def test_small_blocks_are_stored_uncompressed_and_large_ones_compressed(built: d
                     large += 1
                 matcher._next_block()
         assert small > 1000 and large > 10
+
+
+def test_fields_nothing_looks_up_by_term_are_stored_without_postings(built: dict[str, Any]) -> None:
+    with built["product"].reader() as reader:
+        fields = {fieldname for fieldname, _ in reader.all_terms()}
+        assert fields.isdisjoint(UNSEARCHED_FIELDS)
+        assert {"id", "title_key", "content"} <= fields
+        stored = [stored for _, stored in reader.iter_docs()]
+        assert all(s["fingerprint"] and s["work"] for s in stored)
+        assert sum(1 for s in stored if s["link"].startswith("http")) > 400
+        assert list(reader.column_reader("work")) == [s["work"] for s in stored]

@@ -116,16 +116,18 @@ def _table_paths(folder: Path, segment_id: str) -> tuple[Path, Path, Path]:
 
 def write_missing(folder: Path, ix: Any) -> int:
     """Write the title table of every segment of ``ix`` that has none; return how many were written."""
-    written = 0
     with ix.reader() as reader:
         leaves = [reader] if reader.is_atomic() else [r for r, _ in reader.leaf_readers()]
-        for leaf in leaves:
-            segment = leaf.segment() if hasattr(leaf, "segment") else None
-            if segment is None or _table_paths(folder, segment.segment_id())[2].exists():
-                continue
-            _SegmentWords.read(leaf).save(folder, segment.segment_id())
-            written += 1
-    return written
+        return sum(write_table(folder, leaf) for leaf in leaves)
+
+
+def write_table(folder: Path, reader: Any) -> bool:
+    """Write the title table of one segment's reader unless it has one; return whether it wrote it."""
+    segment = reader.segment() if hasattr(reader, "segment") else None
+    if segment is None or _table_paths(folder, segment.segment_id())[2].exists():
+        return False
+    _SegmentWords.read(reader).save(folder, segment.segment_id())
+    return True
 
 
 # Segment tables by (index generation directory, segment id); shared by every SearchIndex of a process.

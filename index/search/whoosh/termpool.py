@@ -23,10 +23,13 @@ from __future__ import annotations
 import struct
 from array import array
 from collections.abc import Iterator
+from concurrent.futures import Future
 from typing import Any
 
 from whoosh.codec.whoosh3 import W3TermInfo, _lenfield
 from whoosh.writing import SegmentWriter
+
+from index.search.schema import UNSEARCHED_FIELDS
 
 # One posting as Whoosh's writer hands it to the pool: (field name, term bytes, document, weight, value).
 Posting = tuple[str, bytes, int, float, bytes | None]
@@ -127,16 +130,26 @@ class TermPool:
 class GroupingWriter(SegmentWriter):  # type: ignore[misc]
     """Whoosh's segment writer with a :class:`TermPool`, filled by field and flushed by term."""
 
-    def __init__(self, ix: Any, **options: Any) -> None:
+    def __init__(self, ix: Any, *, unsearched: frozenset[str] = UNSEARCHED_FIELDS, **options: Any) -> None:
         super().__init__(ix, **options)
+        self._unsearched = unsearched
         self.pool = TermPool({
             field.spelling_fieldname(name) for name, field in self.schema.items() if field.separate_spelling()
         })
         # Term vectors are not written here; a schema with them keeps Whoosh's own add_document.
         self._plain = not any(field.vector for _, field in self.schema.items())
+        # Segments another process writes for this commit (``builder``), as futures: the commit waits
+        # for them only once its own segment is written, and lists them with it.
+        self.extra_segments: list[Future[Any]] = []
+
+    def _commit_toc(self, segments: list[Any]) -> None:
+        super()._commit_toc([*segments, *(future.result() for future in self.extra_segments)])
 
     def add_document(self, **fields: Any) -> None:
-        """Whoosh's ``add_document`` for documents without boosts, handing the pool a field at a time."""
+        """Whoosh's ``add_document`` for documents without boosts, handing the pool a field at a time.
+
+        Fields in ``unsearched`` are stored and given their columns but no postings.
+        """
         if not self._plain or any(name.endswith("_boost") for name in fields if name.startswith("_")):
             super().add_document(**fields)
             return
@@ -152,7 +165,7 @@ class GroupingWriter(SegmentWriter):  # type: ignore[misc]
                     continue
                 field = schema[name]
                 length = 0
-                if field.indexed:
+                if field.indexed and name not in self._unsearched:
                     length = pool.add_document_postings(name, docnum, field.index(value))
                     if not field.scorable:
                         length = 0

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import errno
 import time
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
@@ -19,15 +21,17 @@ from index.model import FeedItem, WriteReport
 from index.search.batch import CommitWatcher, common_fields, plan_batch, report_of, resolve_works, sort_date
 from index.search.fields import ItemText, ItemTextField
 from index.search.whoosh import postings, suggest
+from index.search.whoosh.builder import HELPER_SHARE, PARALLEL_FROM, SegmentBuilder
 from index.search.whoosh.merging import merge_tiered
 from index.search.whoosh.store import IndexStore
 from index.search.whoosh.termpool import GroupingWriter
 
 # Items per commit. A commit's cost is mostly per term (one block, pickled and compressed, per term),
 # and the terms of 10,000 items are far fewer than five times those of 2,000: 2,000-item commits
-# indexed ~340 items/s, 10,000-item ones ~410-430 (docs/speed-notes.md). Each commit is atomic, and
-# its postings are held in memory (termpool): ~500 MB for 10,000 items.
-DEFAULT_BATCH = 10_000
+# indexed ~340 items/s, 10,000-item ones ~410-430 (docs/speed-notes.md). Each commit is atomic; a
+# large one is written as two segments by two processes (builder), each holding its postings in
+# memory (termpool): ~500 MB for 10,000 items.
+DEFAULT_BATCH = 20_000
 # Seconds a writer waits for another writer's lock before it gives up with a clear message.
 DEFAULT_LOCK_TIMEOUT = 30.0
 
@@ -114,9 +118,10 @@ def write_items(
             held.enter_context(store.write_lock(lock_timeout))
             ix = _open_or_create(store)
         held.callback(ix.close)
+        builder = held.enter_context(contextlib.closing(SegmentBuilder()))
         for batch in _batches(items, batch_size):
             with _index_io(store):
-                report = _write_batch(ix, batch, watcher)
+                report = _write_batch(ix, batch, watcher, builder)
             total.merge(report)
             if on_commit is not None:
                 on_commit(report)
@@ -226,7 +231,8 @@ def _changed(store: IndexStore, latest: dict[str, FeedItem]) -> list[FeedItem]:
         ix.close()
 
 
-def _write_batch(ix: Any, batch: list[FeedItem], watcher: CommitWatcher | None = None) -> WriteReport:
+def _write_batch(ix: Any, batch: list[FeedItem], watcher: CommitWatcher | None = None,
+                 builder: SegmentBuilder | None = None) -> WriteReport:
     with ix.searcher() as searcher:
         # The searcher's schema, not ``ix.schema``: that reads the table of contents again and leaves
         # the file open until collected, which (once a commit deletes it) keeps a disk from going read-only.
@@ -244,21 +250,43 @@ def _write_batch(ix: Any, batch: list[FeedItem], watcher: CommitWatcher | None =
     if not writes:
         return WriteReport(unchanged=unchanged)
     writer = GroupingWriter(ix)
+    helper: Future[Any] | None = None
     with contextlib.ExitStack() as watching:
         try:
-            for write in writes:
-                doc = to_document(write.item, first_seen=write.first_seen, analysed=analysed,
-                                  work=works[write.item.id])
+            mine = [(write, to_document(write.item, first_seen=write.first_seen, analysed=analysed,
+                                        work=works[write.item.id])) for write in writes]
+            if builder is not None and len(mine) >= PARALLEL_FROM:
+                # The second half goes to the helper process as a segment of its own; its items'
+                # older copies are deleted here, where update_document would have deleted them.
+                split = int(len(mine) * (1 - HELPER_SHARE))
+                theirs, mine = mine[split:], mine[:split]
+                for write, _ in theirs:
+                    if write.update:
+                        writer.delete_by_term("id", write.item.id)
+                helper = builder.submit(ix, [doc for _, doc in theirs])
+            for write, doc in mine:
                 if write.update:
                     writer.update_document(**doc)
                 else:
                     writer.add_document(**doc)
+            if helper is not None:
+                writer.extra_segments.append(helper)  # the commit waits for it after writing its own
             if watcher is not None:
                 watching.enter_context(watcher.committing(lambda: [write.item for write in writes]))
         except BaseException:
+            if helper is not None:
+                # Let the helper finish first, so that no file of its segment appears after the cleanup.
+                concurrent.futures.wait([helper])
             _abandon(writer)
             raise
-        _commit(writer, mergetype=merge_tiered)
+        try:
+            _commit(writer, mergetype=merge_tiered)
+        except BaseException:
+            if helper is not None:
+                # The commit failed before it waited for the helper: clean up again once it is done.
+                concurrent.futures.wait([helper])
+                _abandon(writer)
+            raise
     return report_of(writes, unchanged)
 
 
