@@ -267,7 +267,7 @@ def bench_large(n: int, work: Path, *, queries: int, suggestions: int, lookups: 
     ids = sample_ids(parts, n, max(lookups, HTTP_IDS), seed=speed.SEED)
     query_set = generate_queries(queries, seed=speed.QUERY_SEED)
     prefixes = suggest_prefixes(query_set, suggestions)
-    log(f"building the index: feedsift add of {len(parts)} parts")
+    log(f"building the index: feedsift add of {len(parts)} parts (its stderr: {work / 'feedsift-add.log'})")
     measure_build(report, parts, index_dir, work)
     log(f"built in {report.value('build (feedsift add, wall clock)'):.1f} min; in-process queries")
     measure_in_process(report, index_dir, query_set, prefixes, ids[:lookups])
