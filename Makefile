@@ -8,7 +8,7 @@ PORT ?= 8000
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test check relevance bench load clean
+.PHONY: help install run test check relevance bench bench-large load clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -40,6 +40,9 @@ relevance: $(STAMP) ## Ranking quality on every collection in ../shared/data/rel
 
 bench: $(STAMP) ## Speed benchmark at 10k and 100k items, FTS5 peer and real gunicorn; writes BENCH.md
 	$(BIN)/python bench/speed.py --items 10000 100000 --http --out BENCH.md
+
+bench-large: $(STAMP) ## By hand, not in CI: 1M items built, searched, added to, served (WORKDIR=...); BENCH.md
+	$(BIN)/python bench/large.py --items 1000000 --workdir $(or $(WORKDIR),/tmp/feedsift-large) --out BENCH.md
 
 load: $(STAMP) ## Load-test a gunicorn it starts over a 10k-item corpus (1, 16, 64 connections)
 	$(BIN)/python bench/load.py --items 10000 --requests 400 --concurrency 1 16 64

@@ -33,7 +33,7 @@ import sqlite3
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -151,11 +151,16 @@ def corpus_items(n: int, copies: float = 0.0) -> Iterator[Item]:
 
 def write_corpus(directory: Path, n: int, copies: float = 0.0) -> list[Path]:
     """Write the seeded n-item corpus as JSON Lines files of PART_ITEMS items; return their paths."""
+    return write_parts(directory, corpus_items(n, copies))
+
+
+def write_parts(directory: Path, items: Iterable[Item], prefix: str = "part") -> list[Path]:
+    """Write items as JSON Lines files of PART_ITEMS items named ``prefix.NN.jsonl``; return their paths."""
     directory.mkdir(parents=True, exist_ok=True)
     paths: list[Path] = []
-    items = corpus_items(n, copies)
+    items = iter(items)
     while chunk := list(itertools.islice(items, PART_ITEMS)):
-        path = directory / f"part.{len(paths):02d}.jsonl"
+        path = directory / f"{prefix}.{len(paths):02d}.jsonl"
         path.write_text("".join(json.dumps(i, ensure_ascii=False) + "\n" for i in chunk), encoding="utf-8")
         paths.append(path)
     return paths
@@ -469,7 +474,8 @@ def bench_size(n: int, work: Path, *, runs: int, big_runs: int, queries: int, lo
 # -- reporting -------------------------------------------------------------------------------------------
 
 
-def _fmt(value: float, unit: str) -> str:
+def format_value(value: float, unit: str) -> str:
+    """Return a figure as the tables show it: a dash when nothing was measured, fewer decimals when large."""
     if value != value:  # nan: nothing was measured
         return "-"
     if unit == "count":
@@ -485,8 +491,9 @@ def _cell(values: list[float] | None, unit: str) -> tuple[str, str]:
     if not values:
         return "", ""
     median = float(np.median(values))
-    spread = f"{_fmt(min(values), unit)}–{_fmt(max(values), unit)}" if len(values) > 1 else "1 run"
-    return _fmt(median, unit), spread
+    low, high = format_value(min(values), unit), format_value(max(values), unit)
+    spread = f"{low}–{high}" if len(values) > 1 else "1 run"
+    return format_value(median, unit), spread
 
 
 def _name(engine: str, report: SizeReport) -> str:
