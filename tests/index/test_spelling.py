@@ -90,12 +90,15 @@ def test_did_you_mean_on_a_real_index(built_index: Path) -> None:
         index.close()
 
 
-def test_a_segments_words_are_read_once_for_every_view(tmp_path: Path,
-                                                       monkeypatch: pytest.MonkeyPatch) -> None:
-    store = IndexStore(tmp_path / "index")
+def _segments_of_three(root: Path) -> IndexStore:
+    store = IndexStore(root)
     write_items(store, [FeedItem(id=f"i{n}", title=f"galaxy number {n}", link=f"https://example.org/{n}",
                                  source="s", summary="telescope observations") for n in range(30)],
                 batch_size=10)
+    return store
+
+
+def _counting_lexicon_reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     read: list[str] = []
     real = SegmentReader.lexicon
 
@@ -104,6 +107,41 @@ def test_a_segments_words_are_read_once_for_every_view(tmp_path: Path,
         return real(self, fieldname)
 
     monkeypatch.setattr(SegmentReader, "lexicon", counted)
+    return read
+
+
+def test_the_writer_writes_each_segments_spelling_words_and_views_read_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = _segments_of_three(tmp_path / "index")
+    files = sorted(store.current_path().glob("*.fsw"))
+    ix = store.open()
+    try:
+        with ix.reader() as reader:
+            leaves = [leaf for leaf, _ in reader.leaf_readers()]
+            assert len(files) == len(leaves) == 3
+            for leaf in leaves:
+                written = spelling_module._written(store.current_path(), leaf.segment().segment_id())
+                assert written == [w.decode() for w in leaf.lexicon(SPELLING_FIELD)] and "galaxy" in written
+    finally:
+        ix.close()
+    read = _counting_lexicon_reads(monkeypatch)
+    view = View(store)
+    try:
+        assert view.spelling().nearest("galxy") == ["galaxy"]
+        assert read == []  # every segment's words came from its file
+    finally:
+        view.close()
+
+
+def test_without_written_words_a_segments_lexicon_is_read_once_for_every_view(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = _segments_of_three(tmp_path / "index")
+    for path in store.current_path().glob("*.fsw"):  # as an index written before them has none
+        path.unlink()
+    (store.current_path() / "broken.fsw").write_bytes(b"not a pickle")
+    read = _counting_lexicon_reads(monkeypatch)
     first, second = View(store), View(store)
     try:
         assert first.spelling().nearest("galxy") == ["galaxy"]
@@ -113,3 +151,14 @@ def test_a_segments_words_are_read_once_for_every_view(tmp_path: Path,
     finally:
         first.close()
         second.close()
+
+
+def test_an_unreadable_words_file_falls_back_to_the_lexicon(tmp_path: Path) -> None:
+    store = _segments_of_three(tmp_path / "index")
+    for path in store.current_path().glob("*.fsw"):
+        path.write_bytes(b"\x80\x05 torn")
+    view = View(store)
+    try:
+        assert view.spelling().nearest("telescoep") == ["telescope"]
+    finally:
+        view.close()

@@ -27,7 +27,7 @@ from whoosh import index as whoosh_index
 from whoosh.reading import SegmentReader
 
 from index.errors import IndexWriteError
-from index.search.whoosh import postings, suggest
+from index.search.whoosh import postings, spelling, suggest
 from index.search.whoosh.termpool import GroupingWriter
 
 # Batches of fewer writes are written in one process: starting the helper costs ~0.5 s of a core.
@@ -113,11 +113,12 @@ def build_segment(folder: str, indexname: str, documents: list[dict[str, Any]]) 
             raise
         finally:
             writer.is_closed = True
-        # The segment's posting arrays and title table too, on this core; if they cannot be written
-        # (a full disk), the writer writes what is missing after its commit, as for its own segment.
+        # The segment's posting arrays, title table and spelling words too, on this core; if they cannot
+        # be written (a full disk), the writer writes what is missing after its commit, as for its own.
         with contextlib.suppress(OSError), SegmentReader(ix.storage, writer.schema, segment) as reader:
             postings.write_arrays(Path(folder), reader)
             suggest.write_table(Path(folder), reader)
+            spelling.write_words(Path(folder), reader)
         return segment
     finally:
         ix.close()

@@ -90,17 +90,20 @@ class SegmentArrays:
 
 
 def read_blocks(
-    reader: Any, fieldname: str, btext: bytes, wanted: np.ndarray[Any, Any] | None = None
+    reader: Any, fieldname: str, btext: bytes, wanted: np.ndarray[Any, Any] | None = None,
+    terminfo: Any = None,
 ) -> Any:
     """Yield (ids, weights, values) per posting block of one segment's term, reading the blocks directly.
 
     With ``wanted`` (sorted segment docnums), blocks that can hold none of them are skipped unread:
     each block's header says the last docnum it holds. Reads by position only (``postfile.get``),
     never by seek-then-read as Whoosh's matcher does, so threads sharing a segment's memory map
-    cannot move each other's file position.
+    cannot move each other's file position. A caller that has the term's ``terminfo`` passes it: each
+    lookup probes Whoosh's hash table in Python.
     """
     terms = reader._terms
-    terminfo = reader.term_info(fieldname, btext)
+    if terminfo is None:
+        terminfo = reader.term_info(fieldname, btext)
     if not isinstance(terms, W3TermsReader) or terminfo.is_inlined():
         m = reader.postings(fieldname, btext)  # not the block layout read below: Whoosh's own way
         ids_list: list[int] = []

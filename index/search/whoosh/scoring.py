@@ -28,6 +28,7 @@ import numpy as np
 from whoosh import query
 from whoosh.codec.whoosh3 import LENGTHS_COLUMN, _lenfield
 from whoosh.columns import NumericColumn
+from whoosh.reading import TermNotFound
 from whoosh.scoring import BM25F
 from whoosh.util.numeric import byte_to_length
 
@@ -149,9 +150,11 @@ class Scorer:
                     weights.append(found[1].astype(np.float64))
                     continue
             reader = sub.reader()
-            if (fieldname, btext) not in reader:
+            try:
+                info = reader.term_info(fieldname, btext)
+            except TermNotFound:
                 continue
-            for block_ids, block_weights, _ in read_blocks(reader, fieldname, btext):
+            for block_ids, block_weights, _ in read_blocks(reader, fieldname, btext, terminfo=info):
                 ids.append(block_ids + offset)
                 weights.append(block_weights)
         if not ids:

@@ -10,6 +10,7 @@ edit distance is computed for at most :data:`MAX_CANDIDATES` survivors, the clos
 
 from __future__ import annotations
 
+import pickle
 import threading
 from collections import OrderedDict
 from pathlib import Path
@@ -19,6 +20,7 @@ import numpy as np
 
 from index.search.schema import SPELLING_FIELD
 from index.search.suggestions import MAX_CORRECTED_CHARS
+from index.search.whoosh.postings import write_file
 
 # Words whose edit distance is computed, per typed word: the work one correction may cost (~0.1 ms
 # each for words of up to MAX_CORRECTED_CHARS letters).
@@ -30,6 +32,8 @@ _CACHE_LOCK = threading.Lock()
 # a-z, and one count for every other character (which no typed bare word holds).
 _LETTERS = 27
 _LONGEST = MAX_CORRECTED_CHARS + 2
+# Each segment's spelling words are written beside it under its name with this suffix.
+_SUFFIX = ".fsw"
 
 
 class Spelling:
@@ -116,6 +120,47 @@ def _letter_counts(words: list[str], lengths: np.ndarray[Any, Any]) -> np.ndarra
     return counts.reshape(len(words), _LETTERS).astype(np.uint8)
 
 
+def write_words(folder: Path, reader: Any) -> bool:
+    """Write one segment's spelling words beside it unless they are there; return whether it wrote them.
+
+    The writer calls this once per segment; a worker then reads the words in one unpickling (~50 ns a
+    word) instead of walking the segment's lexicon through Whoosh (~2 us a word: 0.7 s of each
+    worker's start at 100k items, beside its first requests).
+    """
+    segment = reader.segment() if hasattr(reader, "segment") else None
+    if segment is None or SPELLING_FIELD not in reader.schema:
+        return False
+    path = _words_path(folder, segment.segment_id())
+    if path.exists():
+        return False
+    write_file(path, _lexicon(reader))
+    return True
+
+
+def write_missing(folder: Path, ix: Any) -> int:
+    """Write the spelling words of every segment of ``ix`` that has none; return how many were written."""
+    with ix.reader() as reader:
+        leaves = [reader] if reader.is_atomic() else [r for r, _ in reader.leaf_readers()]
+        return sum(write_words(folder, leaf) for leaf in leaves)
+
+
+def _words_path(folder: Path, segment_id: str) -> Path:
+    return folder / f"{segment_id}{_SUFFIX}"
+
+
+def _lexicon(reader: Any) -> list[str]:
+    return [w for w in map(_text, reader.lexicon(SPELLING_FIELD)) if len(w) <= _LONGEST]
+
+
+def _written(folder: Path, segment_id: str) -> list[str] | None:
+    try:
+        with open(_words_path(folder, segment_id), "rb") as file:
+            words = pickle.load(file)
+    except (OSError, pickle.UnpicklingError, EOFError):
+        return None  # none written (an older index, or a full disk at write time): read the lexicon
+    return words if isinstance(words, list) else None
+
+
 def _segment_words(reader: Any, folder: Path) -> list[str]:
     segment = reader.segment() if hasattr(reader, "segment") else None
     key = (str(folder), segment.segment_id()) if segment is not None else None
@@ -124,7 +169,8 @@ def _segment_words(reader: Any, folder: Path) -> list[str]:
             if key in _SEGMENTS:
                 _SEGMENTS.move_to_end(key)
                 return _SEGMENTS[key]
-    words = [w for w in map(_text, reader.lexicon(SPELLING_FIELD)) if len(w) <= _LONGEST]
+    found = _written(folder, segment.segment_id()) if segment is not None else None
+    words = found if found is not None else _lexicon(reader)
     if key is not None:
         with _CACHE_LOCK:
             _SEGMENTS[key] = words

@@ -20,7 +20,7 @@ from index.ingest.works import Titled, WorkTitles
 from index.model import FeedItem, WriteReport
 from index.search.batch import CommitWatcher, common_fields, plan_batch, report_of, resolve_works, sort_date
 from index.search.fields import ItemText, ItemTextField
-from index.search.whoosh import postings, suggest
+from index.search.whoosh import postings, spelling, suggest
 from index.search.whoosh.builder import HELPER_SHARE, PARALLEL_FROM, SegmentBuilder
 from index.search.whoosh.merging import merge_tiered
 from index.search.whoosh.store import IndexStore
@@ -321,8 +321,8 @@ def _commit(writer: Any, **options: Any) -> None:
 
 
 def _write_posting_arrays(ix: Any) -> None:
-    """Give every segment without posting arrays (``postings``) or title table (``suggest``) its own,
-    while the lock is held.
+    """Give every segment without posting arrays (``postings``), title table (``suggest``) or spelling
+    words (``spelling``) its own, while the lock is held.
 
     Called once after a write's last commit, not after each: segments that a later commit of the
     same write merges away never need them. The commits have succeeded whatever happens here:
@@ -337,6 +337,7 @@ def _write_posting_arrays(ix: Any) -> None:
         try:
             postings.write_missing(Path(folder), fresh)
             suggest.write_missing(Path(folder), fresh)  # the title tables for suggestions, likewise
+            spelling.write_missing(Path(folder), fresh)  # and the words for did-you-mean
         finally:
             fresh.close()
 
