@@ -232,15 +232,9 @@ def write_file(path: Path, content: Any) -> None:
     os.replace(tmp, path)
 
 
-def write_missing(folder: Path, ix: Any) -> int:
-    """Write the arrays of every segment of ``ix`` that has none; return how many were written."""
-    written = 0
-    with ix.reader() as reader:
-        leaves = [reader] if reader.is_atomic() else [r for r, _ in reader.leaf_readers()]
-        for leaf in leaves:
-            if hasattr(leaf, "segment") and leaf.segment() is not None:
-                written += write_arrays(folder, leaf)
-    return written
+def has_arrays(folder: Path, segment_id: str) -> bool:
+    """Return whether a segment's arrays are written (the terms file is renamed into place last)."""
+    return _paths(folder, segment_id)[2].exists()
 
 
 _open: OrderedDict[tuple[str, str], SegmentArrays] = OrderedDict()
@@ -287,5 +281,5 @@ def _load(folder: Path, segment_id: str) -> SegmentArrays | None:
 
 __all__ = [
     "ARRAY_FIELDS", "MIN_POSTINGS", "POSITION_FIELDS", "SegmentArrays", "open_arrays", "read_blocks",
-    "write_arrays", "write_missing",
+    "has_arrays", "write_arrays",
 ]

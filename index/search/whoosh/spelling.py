@@ -137,11 +137,9 @@ def write_words(folder: Path, reader: Any) -> bool:
     return True
 
 
-def write_missing(folder: Path, ix: Any) -> int:
-    """Write the spelling words of every segment of ``ix`` that has none; return how many were written."""
-    with ix.reader() as reader:
-        leaves = [reader] if reader.is_atomic() else [r for r, _ in reader.leaf_readers()]
-        return sum(write_words(folder, leaf) for leaf in leaves)
+def has_words(folder: Path, segment_id: str) -> bool:
+    """Return whether a segment's spelling words are written."""
+    return _words_path(folder, segment_id).exists()
 
 
 def _words_path(folder: Path, segment_id: str) -> Path:

@@ -114,17 +114,15 @@ def _table_paths(folder: Path, segment_id: str) -> tuple[Path, Path, Path]:
     return Path(f"{base}.docs.npy"), Path(f"{base}.starts.npy"), Path(f"{base}.words")
 
 
-def write_missing(folder: Path, ix: Any) -> int:
-    """Write the title table of every segment of ``ix`` that has none; return how many were written."""
-    with ix.reader() as reader:
-        leaves = [reader] if reader.is_atomic() else [r for r, _ in reader.leaf_readers()]
-        return sum(write_table(folder, leaf) for leaf in leaves)
+def has_table(folder: Path, segment_id: str) -> bool:
+    """Return whether a segment's title table is written."""
+    return _table_paths(folder, segment_id)[2].exists()
 
 
 def write_table(folder: Path, reader: Any) -> bool:
     """Write the title table of one segment's reader unless it has one; return whether it wrote it."""
     segment = reader.segment() if hasattr(reader, "segment") else None
-    if segment is None or _table_paths(folder, segment.segment_id())[2].exists():
+    if segment is None or has_table(folder, segment.segment_id()):
         return False
     _SegmentWords.read(reader).save(folder, segment.segment_id())
     return True

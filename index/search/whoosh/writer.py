@@ -13,6 +13,7 @@ from typing import Any
 
 from whoosh.codec.whoosh3 import _lenfield
 from whoosh.index import TOC, clean_files
+from whoosh.reading import SegmentReader
 from whoosh.writing import IndexWriter
 
 from index.errors import IndexWriteError
@@ -22,6 +23,7 @@ from index.search.batch import CommitWatcher, common_fields, plan_batch, report_
 from index.search.fields import ItemText, ItemTextField
 from index.search.whoosh import postings, spelling, suggest
 from index.search.whoosh.builder import HELPER_SHARE, PARALLEL_FROM, SegmentBuilder
+from index.search.whoosh.lookup import KnownTerms
 from index.search.whoosh.merging import merge_tiered
 from index.search.whoosh.store import IndexStore
 from index.search.whoosh.termpool import GroupingWriter
@@ -119,9 +121,10 @@ def write_items(
             ix = _open_or_create(store)
         held.callback(ix.close)
         builder = held.enter_context(contextlib.closing(SegmentBuilder()))
+        known = KnownTerms()
         for batch in _batches(items, batch_size):
             with _index_io(store):
-                report = _write_batch(ix, batch, watcher, builder)
+                report = _write_batch(ix, batch, watcher, builder, known)
             total.merge(report)
             if on_commit is not None:
                 on_commit(report)
@@ -232,13 +235,19 @@ def _changed(store: IndexStore, latest: dict[str, FeedItem]) -> list[FeedItem]:
 
 
 def _write_batch(ix: Any, batch: list[FeedItem], watcher: CommitWatcher | None = None,
-                 builder: SegmentBuilder | None = None) -> WriteReport:
+                 builder: SegmentBuilder | None = None, known: KnownTerms | None = None) -> WriteReport:
     with ix.searcher() as searcher:
         # The searcher's schema, not ``ix.schema``: that reads the table of contents again and leaves
         # the file open until collected, which (once a commit deletes it) keeps a disk from going read-only.
         analysed = takes_item_text(searcher.schema)
+        if known is not None and len(batch) >= PARALLEL_FROM:
+            known.update(searcher)
+        else:
+            known = None  # a few lookups cost less than reading every segment's terms
 
         def stored(item_id: str) -> tuple[str | None, int | None] | None:
+            if known is not None and not known.may_hold("id", item_id):
+                return None
             docnum = searcher.document_number(id=item_id)
             if docnum is None:
                 return None
@@ -246,7 +255,10 @@ def _write_batch(ix: Any, batch: list[FeedItem], watcher: CommitWatcher | None =
             return fields.get("fingerprint"), fields.get("first_seen")
 
         writes, unchanged = plan_batch(batch, stored, now=int(time.time()))
-        works = resolve_works(writes, WorkTitles(lambda titled: _same_titled(searcher, titled)))
+        works = resolve_works(writes, WorkTitles(
+            lambda titled: [] if known is not None and not known.may_hold("title_key", titled)
+            else _same_titled(searcher, titled)
+        ))
     if not writes:
         return WriteReport(unchanged=unchanged)
     writer = GroupingWriter(ix)
@@ -332,14 +344,17 @@ def _write_posting_arrays(ix: Any) -> None:
     folder = getattr(ix.storage, "folder", None)
     if folder is None:
         return
+    path = Path(folder)
     with contextlib.suppress(OSError):
-        fresh = ix.storage.open_index(ix.indexname)  # the latest commit's segments
-        try:
-            postings.write_missing(Path(folder), fresh)
-            suggest.write_missing(Path(folder), fresh)  # the title tables for suggestions, likewise
-            spelling.write_missing(Path(folder), fresh)  # and the words for did-you-mean
-        finally:
-            fresh.close()
+        toc = TOC.read(ix.storage, ix.indexname)  # the latest commit's segments
+        for segment in toc.segments:
+            name = segment.segment_id()
+            if all(has(path, name) for has in (postings.has_arrays, suggest.has_table, spelling.has_words)):
+                continue  # most segments, in a large index: no reader opened for them
+            with SegmentReader(ix.storage, toc.schema, segment) as reader:
+                postings.write_arrays(path, reader)
+                suggest.write_table(path, reader)  # the title table for suggestions, likewise
+                spelling.write_words(path, reader)  # and the words for did-you-mean
 
 
 def _abandon(writer: Any) -> None:
