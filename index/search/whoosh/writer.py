@@ -246,19 +246,18 @@ def _write_batch(ix: Any, batch: list[FeedItem], watcher: CommitWatcher | None =
             known = None  # a few lookups cost less than reading every segment's terms
 
         def stored(item_id: str) -> tuple[str | None, int | None] | None:
-            if known is not None and not known.may_hold("id", item_id):
+            if known is not None:
+                found = known.documents(searcher, "id", item_id)
+                fields = found[0] if found else None
+            else:
+                docnum = searcher.document_number(id=item_id)
+                fields = searcher.stored_fields(docnum) if docnum is not None else None
+            if fields is None:
                 return None
-            docnum = searcher.document_number(id=item_id)
-            if docnum is None:
-                return None
-            fields = searcher.stored_fields(docnum)
             return fields.get("fingerprint"), fields.get("first_seen")
 
         writes, unchanged = plan_batch(batch, stored, now=int(time.time()))
-        works = resolve_works(writes, WorkTitles(
-            lambda titled: [] if known is not None and not known.may_hold("title_key", titled)
-            else _same_titled(searcher, titled)
-        ))
+        works = resolve_works(writes, WorkTitles(lambda titled: _same_titled(searcher, titled, known)))
     if not writes:
         return WriteReport(unchanged=unchanged)
     writer = GroupingWriter(ix)
@@ -302,12 +301,14 @@ def _write_batch(ix: Any, batch: list[FeedItem], watcher: CommitWatcher | None =
     return report_of(writes, unchanged)
 
 
-def _same_titled(searcher: Any, titled: str) -> list[Titled]:
+def _same_titled(searcher: Any, titled: str, known: KnownTerms | None = None) -> list[Titled]:
     """Return the live items of the index whose folded long title is ``titled``."""
+    found = (known.documents(searcher, "title_key", titled) if known is not None
+             else searcher.documents(title_key=titled))
     return [
         Titled(id=stored["id"], source=stored.get("source", ""), date=int(stored.get("sort_date") or 0),
                work=stored.get("work", ""))
-        for stored in searcher.documents(title_key=titled)
+        for stored in found
     ]
 
 
