@@ -9,10 +9,9 @@ import pytest
 
 from bench import large
 from bench.corpus import generate_items, generate_queries
-from tests.bench.test_speed_smoke import number, table_rows
+from tests.bench.test_speed_smoke import CONNECTIONS, HTTP_ROWS, ZERO_ROWS, number, table_rows
 
 ITEMS = 500
-CONNECTIONS = (1, 4)
 ROWS = [
     "build (feedsift add, wall clock)",
     "build rate",
@@ -31,16 +30,7 @@ ROWS = [
     "items in the index after the add",
     "search after the add p50",
     "search after the add p95",
-    "HTTP start to first answered query",
-    *(f"HTTP {c} conn {m}" for c in CONNECTIONS for m in ("req/s", "p50", "p95", "p99")),
-    "worker RSS (largest)",
-    "worker PSS (largest)",
-    "worker private (largest)",
-    "worker anonymous (largest)",
-]
-ZERO_ROWS = [
-    "search query errors",
-    *(f"HTTP {c} conn {m}" for c in CONNECTIONS for m in ("errors", "timeouts")),
+    *HTTP_ROWS,
 ]
 GOALS = {
     "build (feedsift add, wall clock)": "≤ 15.0",

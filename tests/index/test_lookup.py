@@ -6,14 +6,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from whoosh.reading import SegmentReader
 
 from index.model import FeedItem
 from index.search.whoosh.builder import PARALLEL_FROM
 from index.search.whoosh.lookup import KnownTerms
 from index.search.whoosh.store import IndexStore
 from index.search.whoosh.writer import delete_items, write_items
-from tests.support.indexes import jsonl_items
+from tests.support.indexes import count_lexicon_reads, jsonl_items
 
 COUNT = PARALLEL_FROM + 50
 
@@ -61,14 +60,7 @@ def test_each_segments_terms_are_read_once_in_a_write(tmp_path: Path,
                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     store = IndexStore(tmp_path / "index")
     write_items(store, posts("blog", 30), batch_size=10)  # three segments
-    read: list[str] = []
-    real = SegmentReader.lexicon
-
-    def counted(self: SegmentReader, fieldname: str) -> Any:
-        read.append(fieldname)
-        return real(self, fieldname)
-
-    monkeypatch.setattr(SegmentReader, "lexicon", counted)
+    read = count_lexicon_reads(monkeypatch)
     known = KnownTerms()
     ix = store.open()
     try:

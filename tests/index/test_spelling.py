@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import itertools
 from pathlib import Path
-from typing import Any
 
 import pytest
-from whoosh.reading import SegmentReader
 
 from index.model import FeedItem, SearchRequest
 from index.search.schema import SPELLING_FIELD
@@ -18,6 +16,7 @@ from index.search.whoosh.spelling import MAX_CANDIDATES, Spelling, edit_distance
 from index.search.whoosh.store import IndexStore
 from index.search.whoosh.view import View
 from index.search.whoosh.writer import write_items
+from tests.support.indexes import count_lexicon_reads
 
 
 def _reference_distance(a: str, b: str) -> int:
@@ -98,18 +97,6 @@ def _segments_of_three(root: Path) -> IndexStore:
     return store
 
 
-def _counting_lexicon_reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    read: list[str] = []
-    real = SegmentReader.lexicon
-
-    def counted(self: SegmentReader, fieldname: str) -> Any:
-        read.append(fieldname)
-        return real(self, fieldname)
-
-    monkeypatch.setattr(SegmentReader, "lexicon", counted)
-    return read
-
-
 def test_the_writer_writes_each_segments_spelling_words_and_views_read_them(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -125,7 +112,7 @@ def test_the_writer_writes_each_segments_spelling_words_and_views_read_them(
                 assert written == [w.decode() for w in leaf.lexicon(SPELLING_FIELD)] and "galaxy" in written
     finally:
         ix.close()
-    read = _counting_lexicon_reads(monkeypatch)
+    read = count_lexicon_reads(monkeypatch)
     view = View(store)
     try:
         assert view.spelling().nearest("galxy") == ["galaxy"]
@@ -141,7 +128,7 @@ def test_without_written_words_a_segments_lexicon_is_read_once_for_every_view(
     for path in store.current_path().glob("*.fsw"):  # as an index written before them has none
         path.unlink()
     (store.current_path() / "broken.fsw").write_bytes(b"not a pickle")
-    read = _counting_lexicon_reads(monkeypatch)
+    read = count_lexicon_reads(monkeypatch)
     first, second = View(store), View(store)
     try:
         assert first.spelling().nearest("galxy") == ["galaxy"]

@@ -7,6 +7,9 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+import pytest
+from whoosh.reading import SegmentReader
+
 from index.ingest.jsonl import parse_jsonl
 from index.ingest.load import load_input
 from index.model import FeedItem, WriteReport
@@ -34,3 +37,16 @@ def jsonl_items(records: Iterable[dict[str, Any]]) -> list[FeedItem]:
 def build_index(root: Path, items: Iterable[FeedItem]) -> WriteReport:
     """Write items into a (new or existing) index at ``root``."""
     return write_items(IndexStore(root), items)
+
+
+def count_lexicon_reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Record the field of every segment lexicon read from now on (Whoosh's own reader, still reading)."""
+    read: list[str] = []
+    real = SegmentReader.lexicon
+
+    def counted(self: SegmentReader, fieldname: str) -> Any:
+        read.append(fieldname)
+        return real(self, fieldname)
+
+    monkeypatch.setattr(SegmentReader, "lexicon", counted)
+    return read
