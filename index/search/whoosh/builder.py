@@ -117,12 +117,24 @@ def build_segment(folder: str, indexname: str, documents: list[dict[str, Any]]) 
         # The segment's posting arrays, title table and spelling words too, on this core; if they cannot
         # be written (a full disk), the writer writes what is missing after its commit, as for its own.
         with contextlib.suppress(OSError), SegmentReader(ix.storage, writer.schema, segment) as reader:
-            postings.write_arrays(Path(folder), reader)
-            suggest.write_table(Path(folder), reader)
-            spelling.write_words(Path(folder), reader)
+            write_segment_files(Path(folder), reader)
         return segment
     finally:
         ix.close()
+
+
+def write_segment_files(folder: Path, reader: Any) -> None:
+    """Write what searches read beside a finished segment, each unless it is there: its posting
+    arrays (``postings``), its title table for suggestions (``suggest``) and its spelling words."""
+    postings.write_arrays(folder, reader)
+    suggest.write_table(folder, reader)
+    spelling.write_words(folder, reader)
+
+
+def has_segment_files(folder: Path, segment_id: str) -> bool:
+    """Return whether every file :func:`write_segment_files` writes is there for a segment."""
+    written = (postings.has_arrays, suggest.has_table, spelling.has_words)
+    return all(has(folder, segment_id) for has in written)
 
 
 def _send(stream: IO[bytes], payload: bytes) -> None:

@@ -206,7 +206,7 @@ def write_terms(fieldwriter: Any, schema: Any, pool: TermPool, lengths: Any) -> 
         fmt = fieldobj.format
         limit = postwriter._blocklimit
         compression = postwriter._compression
-        field_lengths = _field_lengths(lengths, fieldname)
+        field_lengths = field_lengths_of(lengths, fieldname)
         for term, entries in pool.terms(fieldname):
             fieldwriter._btext = term
             postwriter.start_postings(fmt, W3TermInfo())
@@ -237,8 +237,9 @@ def _fill_block(postwriter: Any, entries: list[Entry], lengths: list[int] | None
     postwriter._maxlength = max(found) if found else 0
 
 
-def _field_lengths(lengths: Any, fieldname: str) -> list[int] | None:
-    """Return every document's length of a field (None for a field with no length column)."""
+def field_lengths_of(lengths: Any, fieldname: str, default: int = 0) -> list[int] | None:
+    """Return every document's length of a field from a per-document reader, read once into a list
+    (None for a field with no length column)."""
     if not lengths.has_column(_lenfield(fieldname)):
         return None
-    return [lengths.doc_field_length(d, fieldname, 0) for d in range(lengths.doc_count_all())]
+    return [lengths.doc_field_length(d, fieldname, default) for d in range(lengths.doc_count_all())]

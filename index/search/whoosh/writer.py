@@ -11,7 +11,6 @@ from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
-from whoosh.codec.whoosh3 import _lenfield
 from whoosh.index import TOC, clean_files
 from whoosh.reading import SegmentReader
 from whoosh.writing import IndexWriter
@@ -21,12 +20,17 @@ from index.ingest.works import Titled, WorkTitles
 from index.model import FeedItem, WriteReport
 from index.search.batch import CommitWatcher, common_fields, plan_batch, report_of, resolve_works, sort_date
 from index.search.fields import ItemText, ItemTextField
-from index.search.whoosh import postings, spelling, suggest
-from index.search.whoosh.builder import HELPER_SHARE, PARALLEL_FROM, SegmentBuilder
+from index.search.whoosh.builder import (
+    HELPER_SHARE,
+    PARALLEL_FROM,
+    SegmentBuilder,
+    has_segment_files,
+    write_segment_files,
+)
 from index.search.whoosh.lookup import KnownTerms
 from index.search.whoosh.merging import merge_tiered
 from index.search.whoosh.store import IndexStore
-from index.search.whoosh.termpool import GroupingWriter
+from index.search.whoosh.termpool import GroupingWriter, field_lengths_of
 
 # Items per commit. A commit's cost is mostly per term (one block, pickled and compressed, per term),
 # and the terms of 10,000 items are far fewer than five times those of 2,000: 2,000-item commits
@@ -53,11 +57,7 @@ class _KnownLengths:
 
     def doc_field_length(self, docnum: int, fieldname: str, default: int = 0) -> Any:
         if fieldname not in self._lengths:
-            reader = self._reader
-            self._lengths[fieldname] = (
-                [reader.doc_field_length(d, fieldname, default) for d in range(reader.doc_count_all())]
-                if reader.has_column(_lenfield(fieldname)) else None
-            )
+            self._lengths[fieldname] = field_lengths_of(self._reader, fieldname, default)
         lengths = self._lengths[fieldname]
         return default if lengths is None else lengths[docnum]
 
@@ -349,13 +349,10 @@ def _write_posting_arrays(ix: Any) -> None:
     with contextlib.suppress(OSError):
         toc = TOC.read(ix.storage, ix.indexname)  # the latest commit's segments
         for segment in toc.segments:
-            name = segment.segment_id()
-            if all(has(path, name) for has in (postings.has_arrays, suggest.has_table, spelling.has_words)):
+            if has_segment_files(path, segment.segment_id()):
                 continue  # most segments, in a large index: no reader opened for them
             with SegmentReader(ix.storage, toc.schema, segment) as reader:
-                postings.write_arrays(path, reader)
-                suggest.write_table(path, reader)  # the title table for suggestions, likewise
-                spelling.write_words(path, reader)  # and the words for did-you-mean
+                write_segment_files(path, reader)
 
 
 def _abandon(writer: Any) -> None:
